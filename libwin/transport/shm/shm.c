@@ -1,0 +1,631 @@
+/*
+ * The shm transport: peers on the same host, no kernel module.
+ *
+ * Allocated windows are memfd segments that every member maps: put and get
+ * are memcpy, atomics are CPU atomics on the shared mapping. Created
+ * windows are the owners' own memory, reached with process_vm_readv/writev
+ * (one system call per transfer, iovec batches included); their atomics
+ * are read-modify-write under a per-member lock word, since the kernel
+ * offers no remote atomic. Control blocks are always shared segments, so
+ * locks, post/complete and signals are CPU atomics plus futex wake-ups.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/amo.h"
+#include "core/ctrl.h"
+#include "core/futex.h"
+#include "core/internal.h"
+
+struct shm_peer {
+	pid_t pid;
+	char *data;          /* mapped part (allocate; self for create) */
+	uintptr_t raddr;     /* the owner's address of its part (create) */
+	uint64_t *ctrl;      /* mapped control block */
+	struct win_segment data_seg; /* our attachments of the peer's */
+	struct win_segment ctrl_seg; /* segments (fd -1 when not ours) */
+};
+
+struct shm_win {
+	struct win *w;
+	struct shm_peer *p;
+};
+
+struct shm_exchange {
+	int32_t pid;
+	int32_t data_fd;
+	int32_t ctrl_fd;
+	int32_t pad;
+	uint64_t data_len;
+	uint64_t ctrl_len;
+	uint64_t base;
+};
+
+static int shm_open_ctx(struct win_ctx *ctx, void **state)
+{
+	*state = ctx;
+	return WIN_OK;
+}
+
+static void shm_close_ctx(void *state)
+{
+}
+
+static bool shm_reaches(void *state, struct win_group *g, int rank)
+{
+	return win_group_same_host(g, rank);
+}
+
+static int errno_status(int e, pid_t pid, const char *what)
+{
+	switch (e) {
+	case ESRCH:
+		return win_seterr(WIN_ERR_PEER, "%s: process %d is gone", what,
+				  (int)pid);
+	case EPERM:
+	case EACCES:
+		return win_seterr_sys(WIN_ERR_PERM, e, "%s: the kernel refuses "
+				      "access to process %d (ptrace "
+				      "restrictions: see "
+				      "/proc/sys/kernel/yama/ptrace_scope)",
+				      what, (int)pid);
+	case EFAULT:
+		return win_seterr(WIN_ERR_SYS, "%s: process %d no longer maps "
+				  "its window memory", what, (int)pid);
+	case ENOMEM:
+		return win_seterr_sys(WIN_ERR_NOMEM, e, "%s", what);
+	}
+	return win_seterr_sys(WIN_ERR_SYS, e, "%s", what);
+}
+
+/*
+ * Yama's ptrace_scope 1 lets a process reach only its descendants with
+ * process_vm_*; a member of a created window declares that its peers may.
+ */
+static void allow_peers_to_reach_us(struct win_ctx *ctx)
+{
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+	int scope = 0;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &scope) != 1)
+		scope = 0;
+	fclose(f);
+	if (scope == 1 && prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0))
+		win_log(ctx, WIN_LOG_WARN, "prctl(PR_SET_PTRACER): %s",
+			strerror(errno));
+}
+
+/* ---- the process_vm path (created windows, other members) ---- */
+
+static int vm_rw(struct shm_peer *p, const struct iovec *liov, int lcnt,
+		 const struct iovec *riov, int rcnt, bool write)
+{
+	size_t want = 0;
+	ssize_t n;
+
+	for (int i = 0; i < lcnt; i++)
+		want += liov[i].iov_len;
+	if (want == 0)
+		return WIN_OK;
+	n = write ? process_vm_writev(p->pid, liov, lcnt, riov, rcnt, 0) :
+		    process_vm_readv(p->pid, liov, lcnt, riov, rcnt, 0);
+	if (n < 0)
+		return errno_status(errno, p->pid, write ? "process_vm_writev" :
+					     "process_vm_readv");
+	if ((size_t)n != want) {
+		/* A partial transfer means part of the range is unmapped. */
+		return win_seterr(WIN_ERR_SYS, "process %d's window memory is "
+				  "partly unmapped (%zd of %zu bytes)",
+				  (int)p->pid, n, want);
+	}
+	return WIN_OK;
+}
+
+static int vm_one(struct shm_peer *p, void *local, size_t len, size_t off,
+		  bool write)
+{
+	struct iovec l = { local, len };
+	struct iovec r = { (void *)(p->raddr + off), len };
+
+	return vm_rw(p, &l, 1, &r, 1, write);
+}
+
+/* ---- window setup ---- */
+
+static int attach_peer(struct win *w, struct shm_peer *p,
+		       const struct shm_exchange *x)
+{
+	int rc;
+
+	p->pid = x->pid;
+	p->raddr = (uintptr_t)x->base;
+	rc = win_segment_attach(&p->ctrl_seg, x->pid, x->ctrl_fd, x->ctrl_len);
+	if (rc)
+		return rc;
+	p->ctrl = p->ctrl_seg.addr;
+	if (w->flavor == WIN_FLAVOR_ALLOCATE) {
+		rc = win_segment_attach(&p->data_seg, x->pid, x->data_fd,
+					x->data_len);
+		if (rc)
+			return rc;
+		p->data = p->data_seg.addr;
+	}
+	return WIN_OK;
+}
+
+static int probe_peer(struct shm_peer *p, size_t size)
+{
+	char c;
+
+	return size ? vm_one(p, &c, 1, 0, false) : WIN_OK;
+}
+
+static int shm_win_close(struct win *w, void *tw);
+
+static int shm_win_open(struct win *w, void *state, const bool *serves,
+			void **twp)
+{
+	struct shm_exchange me, *all;
+	struct shm_win *sw;
+	int rc = WIN_OK;
+
+	if (w->flavor == WIN_FLAVOR_CREATE)
+		allow_peers_to_reach_us(w->ctx);
+	me = (struct shm_exchange){
+		.pid = getpid(), .data_fd = w->data.fd, .ctrl_fd = w->ctrl.fd,
+		.data_len = w->data.len, .ctrl_len = w->ctrl.len,
+		.base = (uintptr_t)w->base,
+	};
+	all = calloc((size_t)w->size, sizeof(*all));
+	sw = calloc(1, sizeof(*sw));
+	if (sw)
+		sw->p = calloc((size_t)w->size, sizeof(*sw->p));
+	if (!all || !sw || !sw->p) {
+		free(all);
+		if (sw)
+			free(sw->p);
+		free(sw);
+		return win_seterr(WIN_ERR_NOMEM, "shm window");
+	}
+	sw->w = w;
+	for (int r = 0; r < w->size; r++) {
+		sw->p[r].data_seg.fd = -1;
+		sw->p[r].ctrl_seg.fd = -1;
+	}
+	rc = win_group_allgather(w->group, &me, all, sizeof(me));
+	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
+		struct shm_peer *p = &sw->p[r];
+
+		if (!serves[r])
+			continue;
+		if (r == w->rank) {
+			p->pid = me.pid;
+			p->raddr = me.base;
+			p->ctrl = w->ctrl.addr;
+			p->data = w->data_lib;
+			continue;
+		}
+		rc = attach_peer(w, p, &all[r]);
+	}
+	/* Everyone has mapped what it needs: the segments may now be
+	 * reached by descriptor no longer, and created windows are probed
+	 * once so that a refusal shows here rather than at the first put. */
+	if (rc == WIN_OK)
+		rc = win_agree(w->group, rc);
+	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
+		if (serves[r] && r != w->rank &&
+		    w->flavor == WIN_FLAVOR_CREATE)
+			rc = probe_peer(&sw->p[r], w->peers[r].size);
+	}
+	free(all);
+	if (rc) {
+		shm_win_close(w, sw);
+		return rc;
+	}
+	*twp = sw;
+	return WIN_OK;
+}
+
+static int shm_win_close(struct win *w, void *tw)
+{
+	struct shm_win *sw = tw;
+
+	for (int r = 0; r < w->size; r++) {
+		win_segment_destroy(&sw->p[r].data_seg);
+		win_segment_destroy(&sw->p[r].ctrl_seg);
+	}
+	free(sw->p);
+	free(sw);
+	return WIN_OK;
+}
+
+static void *shm_direct(void *tw, int rank)
+{
+	struct shm_win *sw = tw;
+
+	return sw->w->flavor == WIN_FLAVOR_ALLOCATE ? sw->p[rank].data : NULL;
+}
+
+/* True when the part is reachable with plain loads and stores. */
+static inline char *mapped(struct shm_win *sw, int rank)
+{
+	if (sw->w->flavor == WIN_FLAVOR_ALLOCATE || rank == sw->w->rank)
+		return sw->p[rank].data;
+	return NULL;
+}
+
+/* ---- data movement ---- */
+
+static int shm_put(void *tw, int rank, const void *src, size_t len,
+		   size_t off, struct win_req *req)
+{
+	struct shm_win *sw = tw;
+	char *dst = mapped(sw, rank);
+
+	if (likely(dst != NULL)) {
+		memmove(dst + off, src, len);
+		return WIN_OK;
+	}
+	return vm_one(&sw->p[rank], (void *)src, len, off, true);
+}
+
+static int shm_get(void *tw, int rank, void *dst, size_t len, size_t off,
+		   struct win_req *req)
+{
+	struct shm_win *sw = tw;
+	char *src = mapped(sw, rank);
+
+	if (likely(src != NULL)) {
+		memmove(dst, src + off, len);
+		return WIN_OK;
+	}
+	return vm_one(&sw->p[rank], dst, len, off, false);
+}
+
+/* Copy between an iovec list and target spans of a mapped part. */
+static void copy_vector(char *base, const struct iovec *iov, int iovcnt,
+			const struct win_span *spans, int nspans, bool put)
+{
+	size_t io = 0, so = 0;
+	int i = 0, s = 0;
+
+	while (i < iovcnt && s < nspans) {
+		size_t a = iov[i].iov_len - io, b = spans[s].len - so;
+		size_t n = a < b ? a : b;
+		char *local = (char *)iov[i].iov_base + io;
+		char *remote = base + spans[s].off + so;
+
+		if (put)
+			memmove(remote, local, n);
+		else
+			memmove(local, remote, n);
+		io += n;
+		so += n;
+		if (io == iov[i].iov_len) {
+			i++;
+			io = 0;
+		}
+		if (so == spans[s].len) {
+			s++;
+			so = 0;
+		}
+	}
+}
+
+#define VM_BATCH 1024 /* IOV_MAX */
+
+static int vm_vector(struct shm_peer *p, const struct iovec *iov, int iovcnt,
+		     const struct win_span *spans, int nspans, bool put)
+{
+	struct iovec riov[64];
+	int rc;
+
+	/* Remote iovecs in batches; local iovecs are cut to match. */
+	size_t io = 0;
+	int i = 0;
+
+	for (int s = 0; s < nspans;) {
+		struct iovec liov[64];
+		int nr = 0, nl = 0;
+		size_t bytes = 0;
+
+		for (; s < nspans && nr < 64; s++) {
+			riov[nr].iov_base = (void *)(p->raddr + spans[s].off);
+			riov[nr++].iov_len = spans[s].len;
+			bytes += spans[s].len;
+		}
+		while (bytes > 0 && nl < 64 && i < iovcnt) {
+			size_t n = iov[i].iov_len - io;
+
+			if (n > bytes)
+				n = bytes;
+			liov[nl].iov_base = (char *)iov[i].iov_base + io;
+			liov[nl++].iov_len = n;
+			bytes -= n;
+			io += n;
+			if (io == iov[i].iov_len) {
+				i++;
+				io = 0;
+			}
+		}
+		if (bytes > 0) {
+			/* More local pieces than one batch holds: fall
+			 * back to one span at a time. */
+			return WIN_ERR_UNSUPPORTED;
+		}
+		if ((rc = vm_rw(p, liov, nl, riov, nr, put)))
+			return rc;
+	}
+	return WIN_OK;
+}
+
+static int shm_vector(struct shm_win *sw, int rank, const struct iovec *iov,
+		      int iovcnt, const struct win_span *spans, int nspans,
+		      bool put)
+{
+	char *base = mapped(sw, rank);
+	int rc;
+
+	if (base) {
+		copy_vector(base, iov, iovcnt, spans, nspans, put);
+		return WIN_OK;
+	}
+	rc = vm_vector(&sw->p[rank], iov, iovcnt, spans, nspans, put);
+	if (rc != WIN_ERR_UNSUPPORTED)
+		return rc;
+	/* Very fragmented origin: one target span per call. */
+	{
+		size_t io = 0;
+		int i = 0;
+
+		for (int s = 0; s < nspans; s++) {
+			size_t left = spans[s].len, so = 0;
+
+			while (left) {
+				size_t n = iov[i].iov_len - io;
+
+				if (n > left)
+					n = left;
+				rc = vm_one(&sw->p[rank],
+					    (char *)iov[i].iov_base + io, n,
+					    spans[s].off + so, put);
+				if (rc)
+					return rc;
+				left -= n;
+				so += n;
+				io += n;
+				if (io == iov[i].iov_len) {
+					i++;
+					io = 0;
+				}
+			}
+		}
+	}
+	return WIN_OK;
+}
+
+static int shm_putv(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		    const struct win_span *spans, int nspans)
+{
+	return shm_vector(tw, rank, iov, iovcnt, spans, nspans, true);
+}
+
+static int shm_getv(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		    const struct win_span *spans, int nspans)
+{
+	return shm_vector(tw, rank, iov, iovcnt, spans, nspans, false);
+}
+
+/* ---- atomics ---- */
+
+/* The member's emulated-atomics lock holds the holder's pid. */
+static int amo_lock(struct shm_win *sw, int rank)
+{
+	uint64_t *lock = &sw->p[rank].ctrl[WIN_CTRL_AMO_LOCK];
+	uint64_t me = (uint64_t)getpid();
+	uint64_t deadline = 0;
+
+	for (unsigned spins = 0;; spins++) {
+		uint64_t zero = 0;
+
+		if (__atomic_compare_exchange_n(lock, &zero, me, false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return WIN_OK;
+		if (spins < WIN_WAIT_SPINS) {
+			win_cpu_relax();
+			continue;
+		}
+		sched_yield();
+		if (spins % 1024)
+			continue;
+		if (!deadline)
+			deadline = win_now_ms() +
+				   (uint64_t)sw->w->ctx->timeout_ms;
+		if (win_group_check_peers(sw->w->group))
+			return win_seterr(WIN_ERR_PEER, "atomics on rank %d: %s",
+					  rank, win_last_error());
+		if (win_now_ms() > deadline)
+			return win_seterr(WIN_ERR_TIMEOUT, "atomics on rank %d: "
+					  "lock held by pid %llu", rank,
+					  (unsigned long long)zero);
+	}
+}
+
+static void amo_unlock(struct shm_win *sw, int rank)
+{
+	__atomic_store_n(&sw->p[rank].ctrl[WIN_CTRL_AMO_LOCK], 0,
+			 __ATOMIC_RELEASE);
+}
+
+/* Created windows: read, compute, write back, under the member's lock. */
+static int amo_emulated(struct shm_win *sw, int rank, const struct win_amo *a)
+{
+	size_t tsize = win_datatype_size(a->type);
+	char *local = mapped(sw, rank);
+	uint64_t buf[64];
+	int rc;
+
+	if ((rc = amo_lock(sw, rank)))
+		return rc;
+	for (size_t done = 0; done < a->count && rc == WIN_OK;) {
+		size_t n = a->count - done;
+		size_t off = a->off + done * tsize;
+		bool dirty = false;
+
+		if (n * tsize > sizeof(buf))
+			n = sizeof(buf) / tsize;
+		if (local)
+			memcpy(buf, local + off, n * tsize);
+		else if ((rc = vm_one(&sw->p[rank], buf, n * tsize, off,
+				      false)))
+			break;
+		for (size_t i = 0; i < n; i++) {
+			char *elem = (char *)buf + i * tsize;
+
+			if (a->result)
+				memcpy((char *)a->result + (done + i) * tsize,
+				       elem, tsize);
+			dirty |= win_amo_compute(a, done + i, elem, elem);
+		}
+		if (dirty) {
+			if (local)
+				memcpy(local + off, buf, n * tsize);
+			else
+				rc = vm_one(&sw->p[rank], buf, n * tsize, off,
+					    true);
+		}
+		done += n;
+	}
+	amo_unlock(sw, rank);
+	return rc;
+}
+
+static int shm_amo(void *tw, int rank, const struct win_amo *a)
+{
+	struct shm_win *sw = tw;
+
+	if (likely(sw->w->flavor == WIN_FLAVOR_ALLOCATE)) {
+		win_amo_cpu(sw->p[rank].data + a->off, a);
+		return WIN_OK;
+	}
+	return amo_emulated(sw, rank, a);
+}
+
+static int shm_put_signal(void *tw, int rank, const void *src, size_t len,
+			  size_t off, size_t sig_off, uint64_t value,
+			  int sig_op)
+{
+	struct win_amo sig = { .type = WIN_UINT64, .count = 1, .off = sig_off,
+			       .operand = &value,
+			       .op = sig_op == WIN_SIGNAL_ADD ? WIN_OP_SUM :
+								WIN_OP_REPLACE };
+	int rc = shm_put(tw, rank, src, len, off, NULL);
+
+	/* The signal's update is a sequentially consistent atomic (or a
+	 * locked write after the data's system call), so the data is
+	 * visible before it. */
+	return rc ? rc : shm_amo(tw, rank, &sig);
+}
+
+static int shm_flush(void *tw, int rank)
+{
+	/* Every transfer is complete when its call returns. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return WIN_OK;
+}
+
+static int shm_req_progress(void *tw, struct win_req *req, int *done)
+{
+	*done = 1;
+	return WIN_OK;
+}
+
+/* ---- control words ---- */
+
+static int shm_ctrl_fadd(void *tw, int rank, unsigned word, uint64_t add,
+			 uint64_t *old)
+{
+	struct shm_win *sw = tw;
+	uint64_t v = __atomic_fetch_add(&sw->p[rank].ctrl[word], add,
+					__ATOMIC_SEQ_CST);
+
+	if (old)
+		*old = v;
+	return WIN_OK;
+}
+
+static int shm_ctrl_cas(void *tw, int rank, unsigned word, uint64_t cmp,
+			uint64_t swp, uint64_t *old)
+{
+	struct shm_win *sw = tw;
+
+	__atomic_compare_exchange_n(&sw->p[rank].ctrl[word], &cmp, swp, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	*old = cmp;
+	return WIN_OK;
+}
+
+static int shm_ctrl_read(void *tw, int rank, unsigned word, uint64_t *val)
+{
+	struct shm_win *sw = tw;
+
+	*val = __atomic_load_n(&sw->p[rank].ctrl[word], __ATOMIC_SEQ_CST);
+	return WIN_OK;
+}
+
+/* Sleepers on word W are counted in word W + 1 (LOCK_WAITERS, WAITERS). */
+static int shm_ctrl_wait(void *tw, int rank, unsigned word, uint64_t seen,
+			 int timeout_ms)
+{
+	struct shm_win *sw = tw;
+	uint64_t *c = sw->p[rank].ctrl;
+
+	__atomic_fetch_add(&c[word + 1], 1, __ATOMIC_SEQ_CST);
+	/* The futex watches the low half, where every change shows. */
+	win_futex_wait((uint32_t *)&c[word], (uint32_t)seen, timeout_ms);
+	__atomic_fetch_sub(&c[word + 1], 1, __ATOMIC_SEQ_CST);
+	return WIN_OK;
+}
+
+static int shm_ctrl_wake(void *tw, int rank, unsigned word)
+{
+	struct shm_win *sw = tw;
+	uint64_t *c = sw->p[rank].ctrl;
+
+	if (__atomic_load_n(&c[word + 1], __ATOMIC_SEQ_CST))
+		win_futex_wake((uint32_t *)&c[word]);
+	return WIN_OK;
+}
+
+const struct win_transport win_shm_transport = {
+	.name = "shm",
+	.open = shm_open_ctx,
+	.close = shm_close_ctx,
+	.reaches = shm_reaches,
+	.win_open = shm_win_open,
+	.win_close = shm_win_close,
+	.direct = shm_direct,
+	.put = shm_put,
+	.get = shm_get,
+	.putv = shm_putv,
+	.getv = shm_getv,
+	.amo = shm_amo,
+	.put_signal = shm_put_signal,
+	.flush = shm_flush,
+	.req_progress = shm_req_progress,
+	.ctrl_fadd = shm_ctrl_fadd,
+	.ctrl_cas = shm_ctrl_cas,
+	.ctrl_read = shm_ctrl_read,
+	.ctrl_wait = shm_ctrl_wait,
+	.ctrl_wake = shm_ctrl_wake,
+};

@@ -1,0 +1,117 @@
+/*
+ * The transport interface. Every transport fills in one `struct win_transport`
+ * and is listed in transport/registry.c; the core never names a transport
+ * anywhere else. The core validates every argument (rank, bounds, epoch,
+ * datatype, op) before calling into a transport, so transports only move
+ * bytes and update words.
+ *
+ * Offsets passed to transports are byte offsets into the target's part of
+ * the window (the core has already applied the displacement unit).
+ */
+#ifndef LIBWIN_TRANSPORT_H
+#define LIBWIN_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct win;
+struct win_ctx;
+struct win_group;
+struct win_req;
+
+/* Byte span at the target (offset into the target's window part). */
+struct win_span {
+	size_t off;
+	size_t len;
+};
+
+/* One atomic operation, described for the transport. */
+struct win_amo {
+	int type;            /* win_datatype_t */
+	int op;              /* win_op_t, or WIN_AMO_CSWAP */
+	size_t count;        /* elements */
+	size_t off;          /* byte offset at the target */
+	const void *operand; /* count elements (NULL for NO_OP) */
+	const void *compare; /* compare-and-swap only */
+	void *result;        /* count elements, or NULL: no fetch */
+};
+#define WIN_AMO_CSWAP 100
+
+/* Words of a member's control block (see core/ctrl.h), by index. */
+enum win_ctrl_word {
+	WIN_CTRL_LOCK = 0,     /* passive-target lock word */
+	WIN_CTRL_LOCK_WAITERS, /* origins sleeping on the lock word */
+	WIN_CTRL_DOORBELL,     /* bumped when something arrives for the member */
+	WIN_CTRL_WAITERS,      /* the member is asleep on its doorbell */
+	WIN_CTRL_AMO_LOCK,     /* serializes emulated atomics on the member */
+	WIN_CTRL_FIXED_WORDS = 8,
+	/* then post[size] and complete[size] */
+};
+
+struct win_transport {
+	const char *name;
+
+	/* Per context. open() returns WIN_ERR_UNSUPPORTED when the transport
+	 * cannot work here (no device, no module); the reason goes to the log. */
+	int (*open)(struct win_ctx *ctx, void **state);
+	void (*close)(void *state);
+
+	/* Can this transport reach `rank` of `group`? */
+	bool (*reaches)(void *state, struct win_group *group, int rank);
+
+	/*
+	 * Collective over the whole group: every transport in the context is
+	 * called on every member, with `serves[r]` true for the peers it will
+	 * carry for this member. Exchanges whatever the transport needs (keys,
+	 * addresses) through the group's bootstrap.
+	 */
+	int (*win_open)(struct win *win, void *state, const bool *serves,
+			void **tw);
+	int (*win_close)(struct win *win, void *tw);
+
+	/* Direct load/store address of `rank`'s part, or NULL. */
+	void *(*direct)(void *tw, int rank);
+
+	/* Data movement. `req` is NULL for blocking calls; otherwise the
+	 * transport either completes at once or marks it pending. */
+	int (*put)(void *tw, int rank, const void *src, size_t len, size_t off,
+		   struct win_req *req);
+	int (*get)(void *tw, int rank, void *dst, size_t len, size_t off,
+		   struct win_req *req);
+	int (*putv)(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		    const struct win_span *spans, int nspans);
+	int (*getv)(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		    const struct win_span *spans, int nspans);
+	int (*amo)(void *tw, int rank, const struct win_amo *amo);
+	/* Data, then the 64-bit signal word at sig_off (set or add). */
+	int (*put_signal)(void *tw, int rank, const void *src, size_t len,
+			  size_t off, size_t sig_off, uint64_t value,
+			  int sig_op);
+
+	/* Remote completion of everything issued to `rank` (rank < 0: all). */
+	int (*flush)(void *tw, int rank);
+	/* Drive a pending request; sets *done. */
+	int (*req_progress)(void *tw, struct win_req *req, int *done);
+
+	/* Control words of `rank`'s control block. */
+	int (*ctrl_fadd)(void *tw, int rank, unsigned word, uint64_t add,
+			 uint64_t *old);
+	int (*ctrl_cas)(void *tw, int rank, unsigned word, uint64_t cmp,
+			uint64_t swp, uint64_t *old);
+	int (*ctrl_read)(void *tw, int rank, unsigned word, uint64_t *val);
+	/*
+	 * Sleep until `rank`'s control word may differ from `seen`, or
+	 * timeout_ms passes (return WIN_OK either way: the core re-checks).
+	 */
+	int (*ctrl_wait)(void *tw, int rank, unsigned word, uint64_t seen,
+			 int timeout_ms);
+	/* Wake whoever sleeps on `rank`'s control word. */
+	int (*ctrl_wake)(void *tw, int rank, unsigned word);
+};
+
+/* The transports compiled in, in default preference order, NULL-ended. */
+extern const struct win_transport *const win_transports[];
+
+#endif
