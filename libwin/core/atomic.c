@@ -45,6 +45,10 @@ static int amo_issue(struct win *w, int rank, size_t disp,
 				  tsize);
 	if (a->count == 0)
 		return WIN_OK;
+	if (likely(w->peers[rank].map != NULL)) {
+		win_amo_cpu(w->peers[rank].map + a->off, a);
+		return WIN_OK;
+	}
 	return w->peers[rank].tp->amo(w->peers[rank].tw, rank, a);
 }
 

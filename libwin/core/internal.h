@@ -101,6 +101,7 @@ bool win_group_same_host(struct win_group *g, int rank);
 struct win_peer {
 	const struct win_transport *tp;
 	void *tw;        /* that transport's window state */
+	char *map;       /* direct load/store view of the part, or NULL */
 	size_t size;     /* bytes the peer exposes */
 	int disp_unit;
 };

@@ -137,9 +137,13 @@ static int win_open_transports(struct win *w)
 			serves[r] = w->peers[r].tp == ctx->tp[i];
 		rc = ctx->tp[i]->win_open(w, ctx->tp_state[i], serves,
 					  &w->tw[i]);
-		for (int r = 0; r < w->size && rc == WIN_OK; r++)
-			if (serves[r])
-				w->peers[r].tw = w->tw[i];
+		for (int r = 0; r < w->size && rc == WIN_OK; r++) {
+			if (!serves[r])
+				continue;
+			w->peers[r].tw = w->tw[i];
+			if (ctx->tp[i]->direct)
+				w->peers[r].map = ctx->tp[i]->direct(w->tw[i], r);
+		}
 	}
 	free(serves);
 	return rc;

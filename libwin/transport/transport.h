@@ -71,7 +71,12 @@ struct win_transport {
 			void **tw);
 	int (*win_close)(struct win *win, void *tw);
 
-	/* Direct load/store address of `rank`'s part, or NULL. */
+	/*
+	 * Direct load/store address of `rank`'s part, or NULL. When it is
+	 * given, the core moves data there with plain copies and performs
+	 * atomics there with CPU atomics, bypassing put/get/amo: the
+	 * transport promises that this is coherent with what it does itself.
+	 */
 	void *(*direct)(void *tw, int rank);
 
 	/* Data movement. `req` is NULL for blocking calls; otherwise the

@@ -248,19 +248,21 @@ static int shm_win_close(struct win *w, void *tw)
 	return WIN_OK;
 }
 
-static void *shm_direct(void *tw, int rank)
-{
-	struct shm_win *sw = tw;
-
-	return sw->w->flavor == WIN_FLAVOR_ALLOCATE ? sw->p[rank].data : NULL;
-}
-
 /* True when the part is reachable with plain loads and stores. */
 static inline char *mapped(struct shm_win *sw, int rank)
 {
 	if (sw->w->flavor == WIN_FLAVOR_ALLOCATE || rank == sw->w->rank)
 		return sw->p[rank].data;
 	return NULL;
+}
+
+static void *shm_direct(void *tw, int rank)
+{
+	struct shm_win *sw = tw;
+
+	/* Not for created windows, not even our own part: their atomics
+	 * go through the member's lock, which CPU atomics would bypass. */
+	return sw->w->flavor == WIN_FLAVOR_ALLOCATE ? sw->p[rank].data : NULL;
 }
 
 /* ---- data movement ---- */
