@@ -196,8 +196,9 @@ int win_finalize(win_ctx_t *ctx)
 		struct win *w = ctx->wins;
 
 		ctx->wins = w->next;
+		/* Peers may be gone already: release without talking. */
 		if (w->magic == WIN_MAGIC_WIN)
-			win_free(w); /* collective: best effort at exit */
+			win_release_local(w);
 		free(w);
 	}
 	while (ctx->groups)

@@ -216,9 +216,9 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 		}
 		rc = attach_peer(w, p, &all[r]);
 	}
-	/* Everyone has mapped what it needs: the segments may now be
-	 * reached by descriptor no longer, and created windows are probed
-	 * once so that a refusal shows here rather than at the first put. */
+	/* Once every member has mapped what it needs, created windows are
+	 * probed so that a refusal by the kernel shows here, with its
+	 * reason, rather than at the first put. */
 	if (rc == WIN_OK)
 		rc = win_agree(w->group, rc);
 	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
