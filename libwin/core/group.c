@@ -382,15 +382,14 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 					      &b->bar_waiters, "group join");
 			if (rc) {
 				/* Give the rank back so a retry can use it. */
-				__atomic_fetch_sub(&b->joined, 1,
-						   __ATOMIC_SEQ_CST);
+				joined = __atomic_sub_fetch(&b->joined, 1,
+							    __ATOMIC_SEQ_CST);
 				__atomic_store_n(&b->m[g->rank].present, 0,
 						 __ATOMIC_RELEASE);
 				munmap(b, g->boot_len);
-				win_seterr(rc, "group '%s': %d of %d members "
-					   "joined in time", name,
-					   (int)__atomic_load_n(&b->joined,
-						__ATOMIC_RELAXED) + 1, size);
+				win_seterr(rc, "group '%s': %u of %d members "
+					   "joined in time", name, joined + 1,
+					   size);
 				goto fail;
 			}
 		}

@@ -143,6 +143,10 @@ int win_post(win_t *w, const int *ranks, int n, unsigned assert_flags)
 	if (w->post_open)
 		return win_seterr(WIN_ERR_SYNC, "win_post: an exposure epoch "
 				  "is already open");
+	/* As in MPI, a window is not exposed and locked at once. */
+	if (w->lock_all || w->locked[w->rank])
+		return win_seterr(WIN_ERR_SYNC, "win_post: this member's window "
+				  "is locked");
 	if ((rc = close_idle_fence(w, "win_post")))
 		return rc;
 	if ((rc = win_expose(w, true)))
@@ -361,6 +365,9 @@ int win_lock(win_t *w, int type, int rank, unsigned assert_flags)
 	if (w->lock_all || w->locked[rank])
 		return win_seterr(WIN_ERR_SYNC, "win_lock: rank %d is already "
 				  "locked", rank);
+	if (rank == w->rank && w->post_open)
+		return win_seterr(WIN_ERR_SYNC, "win_lock: this member's window "
+				  "is exposed (post without wait)");
 	if ((rc = check_passive(w, "win_lock")))
 		return rc;
 	if (!(assert_flags & WIN_MODE_NOCHECK) &&
@@ -407,6 +414,9 @@ int win_lock_all(win_t *w, unsigned assert_flags)
 	if (w->lock_all || w->nlocked)
 		return win_seterr(WIN_ERR_SYNC, "win_lock_all: locks are "
 				  "already held");
+	if (w->post_open)
+		return win_seterr(WIN_ERR_SYNC, "win_lock_all: this member's "
+				  "window is exposed (post without wait)");
 	if ((rc = check_passive(w, "win_lock_all")))
 		return rc;
 	if (!(assert_flags & WIN_MODE_NOCHECK)) {
@@ -446,15 +456,16 @@ int win_unlock_all(win_t *w)
 	return WIN_OK;
 }
 
-static int check_flush(struct win *w, int rank, const char *what)
+/* `all`: a flush of every target, else of `rank` alone. */
+static int check_flush(struct win *w, bool all, int rank, const char *what)
 {
 	if (win_check(w))
 		return WIN_ERR_HANDLE;
-	if (rank >= 0 && (unsigned)rank >= (unsigned)w->size)
+	if (!all && (unsigned)rank >= (unsigned)w->size)
 		return win_seterr(WIN_ERR_RANK, "%s: rank %d outside 0..%d",
 				  what, rank, w->size - 1);
-	if (rank >= 0 ? !(w->lock_all || w->locked[rank]) :
-			!(w->lock_all || w->nlocked))
+	if (!all ? !(w->lock_all || w->locked[rank]) :
+		   !(w->lock_all || w->nlocked))
 		return win_seterr(WIN_ERR_SYNC, "%s outside a passive-target "
 				  "epoch", what);
 	return WIN_OK;
@@ -462,7 +473,7 @@ static int check_flush(struct win *w, int rank, const char *what)
 
 int win_flush(win_t *w, int rank)
 {
-	int rc = check_flush(w, rank, "win_flush");
+	int rc = check_flush(w, false, rank, "win_flush");
 
 	return rc ? rc : w->peers[rank].tp->flush(w->peers[rank].tw, rank);
 }
@@ -477,7 +488,7 @@ int win_flush_local(win_t *w, int rank)
 
 int win_flush_all(win_t *w)
 {
-	int rc = check_flush(w, -1, "win_flush_all");
+	int rc = check_flush(w, true, 0, "win_flush_all");
 
 	return rc ? rc : flush_all_transports(w);
 }
