@@ -22,8 +22,8 @@
 #define BOOT_SLOT 512          /* allgather bytes per member per round */
 
 struct boot_member {
-	int32_t pid;
-	uint32_t present;
+	int32_t pid;     /* claimed by a compare-and-swap from 0 */
+	uint32_t pad;
 	uint64_t hostid;
 };
 
@@ -254,7 +254,7 @@ static int boot_open(const char *shmname, int size, struct win_boot **bp,
 	return WIN_OK;
 }
 
-/* A segment whose every present member is dead was left by a crash. */
+/* A segment whose every member so far is dead was left by a crash. */
 static bool boot_stale(struct win_boot *b)
 {
 	bool any = false;
@@ -262,23 +262,30 @@ static bool boot_stale(struct win_boot *b)
 	if (!__atomic_load_n(&b->ready, __ATOMIC_ACQUIRE))
 		return false;
 	for (int r = 0; r < b->size && r < WIN_GROUP_MAX; r++) {
-		if (!__atomic_load_n(&b->m[r].present, __ATOMIC_ACQUIRE))
+		pid_t pid = __atomic_load_n(&b->m[r].pid, __ATOMIC_ACQUIRE);
+
+		if (!pid)
 			continue;
 		any = true;
-		if (pid_alive(b->m[r].pid))
+		if (pid_alive(pid))
 			return false;
 	}
 	return any;
 }
 
+static bool claim(struct win_boot *b, int rank)
+{
+	int32_t zero = 0;
+
+	return __atomic_compare_exchange_n(&b->m[rank].pid, &zero,
+					   (int32_t)getpid(), false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 static int claim_rank(struct win_boot *b, int size, int rank, int *got)
 {
 	if (rank >= 0) {
-		uint32_t zero = 0;
-
-		if (!__atomic_compare_exchange_n(&b->m[rank].present, &zero, 1,
-						 false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
+		if (!claim(b, rank))
 			return win_seterr(WIN_ERR_ARG,
 					  "rank %d of the group is taken",
 					  rank);
@@ -286,11 +293,7 @@ static int claim_rank(struct win_boot *b, int size, int rank, int *got)
 		return WIN_OK;
 	}
 	for (int r = 0; r < size; r++) {
-		uint32_t zero = 0;
-
-		if (__atomic_compare_exchange_n(&b->m[r].present, &zero, 1,
-						false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE)) {
+		if (claim(b, r)) {
 			*got = r;
 			return WIN_OK;
 		}
@@ -368,7 +371,6 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 		munmap(b, g->boot_len);
 		goto fail;
 	}
-	b->m[g->rank].pid = getpid();
 	b->m[g->rank].hostid = host_id();
 	joined = __atomic_add_fetch(&b->joined, 1, __ATOMIC_SEQ_CST);
 	if (joined == (uint32_t)size) {
@@ -384,7 +386,7 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 				/* Give the rank back so a retry can use it. */
 				joined = __atomic_sub_fetch(&b->joined, 1,
 							    __ATOMIC_SEQ_CST);
-				__atomic_store_n(&b->m[g->rank].present, 0,
+				__atomic_store_n(&b->m[g->rank].pid, 0,
 						 __ATOMIC_RELEASE);
 				munmap(b, g->boot_len);
 				win_seterr(rc, "group '%s': %u of %d members "
