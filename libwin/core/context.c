@@ -1,5 +1,6 @@
 /* The context: configuration, transports, request pool. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +21,46 @@ uint64_t win_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Live contexts. A finalized context's memory is gone, so its handle is
+ * recognised by absence from this list rather than by reading it.
+ */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct win_ctx *live_head;
+
+static void ctx_link(struct win_ctx *ctx, bool add)
+{
+	struct win_ctx **pp;
+
+	pthread_mutex_lock(&live_lock);
+	if (add) {
+		ctx->next_live = live_head;
+		live_head = ctx;
+	} else {
+		for (pp = &live_head; *pp; pp = &(*pp)->next_live) {
+			if (*pp == ctx) {
+				*pp = ctx->next_live;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
+bool win_ctx_live(const struct win_ctx *ctx)
+{
+	bool found = false;
+
+	if (!ctx)
+		return false;
+	pthread_mutex_lock(&live_lock);
+	for (const struct win_ctx *c = live_head; c && !found;
+	     c = c->next_live)
+		found = c == ctx;
+	pthread_mutex_unlock(&live_lock);
+	return found;
 }
 
 static int parse_log_level(const char *s, int *level)
@@ -179,6 +220,7 @@ int win_init(const win_config_t *config, win_ctx_t **ctxp)
 	rc = choose_transports(ctx, list);
 	if (rc)
 		goto fail;
+	ctx_link(ctx, true);
 	*ctxp = ctx;
 	return WIN_OK;
 fail:
@@ -190,8 +232,10 @@ fail:
 
 int win_finalize(win_ctx_t *ctx)
 {
-	if (!ctx || ctx->magic != WIN_MAGIC_CTX)
-		return win_seterr(WIN_ERR_HANDLE, "win_finalize: bad context");
+	if (!win_ctx_live(ctx))
+		return win_seterr(WIN_ERR_HANDLE, "win_finalize: invalid or "
+				  "finalized context");
+	ctx_link(ctx, false);
 	while (ctx->wins) {
 		struct win *w = ctx->wins;
 
@@ -203,6 +247,12 @@ int win_finalize(win_ctx_t *ctx)
 	}
 	while (ctx->groups)
 		win_group_leave(ctx->groups);
+	while (ctx->dead_groups) {
+		struct win_group *g = ctx->dead_groups;
+
+		ctx->dead_groups = g->next;
+		free(g);
+	}
 	for (int i = 0; i < ctx->ntp; i++)
 		ctx->tp[i]->close(ctx->tp_state[i]);
 	while (ctx->req_chunks) {

@@ -312,8 +312,9 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 	uint32_t joined;
 	int rc;
 
-	if (!ctx || ctx->magic != WIN_MAGIC_CTX)
-		return win_seterr(WIN_ERR_HANDLE, "win_group_join: bad context");
+	if (!win_ctx_live(ctx))
+		return win_seterr(WIN_ERR_HANDLE, "win_group_join: invalid or "
+				  "finalized context");
 	if (!gp || !name || !*name)
 		return win_seterr(WIN_ERR_ARG, "win_group_join: NULL argument");
 	*gp = NULL;
@@ -389,6 +390,9 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 				__atomic_store_n(&b->m[g->rank].pid, 0,
 						 __ATOMIC_RELEASE);
 				munmap(b, g->boot_len);
+				/* The last one to give up removes the name. */
+				if (joined == 0)
+					shm_unlink(shmname);
 				win_seterr(rc, "group '%s': %u of %d members "
 					   "joined in time", name, joined + 1,
 					   size);
@@ -439,7 +443,11 @@ int win_group_leave(win_group_t *g)
 	munmap(g->boot, g->boot_len);
 	free(g->pids);
 	free(g->hostid);
+	g->pids = NULL;
+	g->hostid = NULL;
+	/* Kept as a tombstone until win_finalize, like a freed window. */
 	g->magic = WIN_MAGIC_DEAD;
-	free(g);
+	g->next = g->ctx->dead_groups;
+	g->ctx->dead_groups = g;
 	return WIN_OK;
 }

@@ -58,17 +58,21 @@ struct win_req {
 
 struct win_ctx {
 	uint32_t magic;
+	struct win_ctx *next_live; /* list of live contexts */
 	int log_level;
 	int timeout_ms;
 	int ntp;
 	const struct win_transport *tp[WIN_MAX_TRANSPORTS];
 	void *tp_state[WIN_MAX_TRANSPORTS];
 	struct win_group *groups; /* open groups */
+	struct win_group *dead_groups; /* left groups (tombstones) */
 	struct win *wins;         /* open and freed windows */
 	struct win_req *req_free;
 	struct win_req_chunk *req_chunks;
 };
 
+/* Is `ctx` a context that was initialised and not finalized? */
+bool win_ctx_live(const struct win_ctx *ctx);
 struct win_req *win_req_alloc(struct win_ctx *ctx);
 void win_req_release(struct win_ctx *ctx, struct win_req *req);
 /* Monotonic time in milliseconds. */

@@ -1,0 +1,335 @@
+/*
+ * Put and get between processes: blocking and non-blocking, strided,
+ * vector, large transfers and per-member displacement units. Every test is
+ * a loop test over (flavour, members): iteration & 1 selects allocate,
+ * iteration & 2 selects 4 members instead of 2.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define CH 1024 /* bytes per origin in each member's window */
+
+static void pattern(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed * 131 + i * 7 + 3);
+}
+
+static void check_pattern(const unsigned char *p, size_t n, unsigned seed,
+			  const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		CHECK(p[i] == (unsigned char)(seed * 131 + i * 7 + 3),
+		      "%s: byte %zu is %u, expected %u", what, i, p[i],
+		      (unsigned char)(seed * 131 + i * 7 + 3));
+}
+
+static void check_zero(const unsigned char *p, size_t n, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		CHECK(p[i] == 0, "%s: byte %zu is %u, expected 0", what, i,
+		      p[i]);
+}
+
+static void body_fence(struct mp_env *e)
+{
+	int n = e->size, r = e->rank;
+	int right = (r + 1) % n, left = (r + n - 1) % n;
+	unsigned char src[CH], dst[CH], *b;
+	void *base;
+	win_t *w;
+	int k;
+
+	w = mp_win(e, 0, (size_t)n * CH, 1, 0, &base);
+	b = base;
+	pattern(src, CH, r + 1);
+	CHECK_OK(win_fence(w, 0));
+	CHECK_OK(win_put(w, src, CH, right, (size_t)r * CH));
+	CHECK_OK(win_fence(w, 0));
+	memset(dst, 0, sizeof(dst));
+	CHECK_OK(win_get(w, dst, CH, right, (size_t)r * CH));
+	CHECK_OK(win_fence(w, WIN_MODE_NOSUCCEED));
+	check_pattern(dst, CH, r + 1, "get back from the right");
+	for (k = 0; k < n; k++) {
+		if (k == left)
+			check_pattern(b + k * CH, CH, left + 1,
+				      "block from the left");
+		else
+			check_zero(b + k * CH, CH, "untouched block");
+	}
+	mp_win_free(w);
+}
+
+static void body_lock(struct mp_env *e)
+{
+	int n = e->size, r = e->rank, t, k;
+	unsigned char src[CH], dst[CH];
+	win_t *w;
+
+	w = mp_win(e, 0, (size_t)n * CH, 1, 0, NULL);
+	for (t = 0; t < n; t++) {
+		pattern(src, CH, 16 * r + t);
+		CHECK_OK(win_lock(w, t == r ? WIN_LOCK_EXCLUSIVE :
+				  WIN_LOCK_SHARED, t, 0));
+		CHECK_OK(win_put(w, src, CH, t, (size_t)r * CH));
+		CHECK_OK(win_unlock(w, t));
+	}
+	mp_barrier(e);
+	CHECK_OK(win_lock_all(w, 0));
+	for (t = 0; t < n; t++) {
+		for (k = 0; k < n; k++) {
+			memset(dst, 0, sizeof(dst));
+			CHECK_OK(win_get(w, dst, CH, t, (size_t)k * CH));
+			check_pattern(dst, CH, 16 * k + t, "lock get");
+		}
+	}
+	CHECK_OK(win_unlock_all(w));
+	mp_win_free(w);
+}
+
+static void body_nonblocking(struct mp_env *e)
+{
+	int n = e->size, r = e->rank, t, done;
+	unsigned char src[4][CH], dst[4][4][CH];
+	win_req_t *req[4][4];
+	win_t *w;
+
+	w = mp_win(e, 0, (size_t)n * CH, 1, 0, NULL);
+	CHECK_OK(win_lock_all(w, 0));
+	for (t = 0; t < n; t++) {
+		pattern(src[t], CH, 100 + 8 * r + t);
+		req[0][t] = NULL;
+		CHECK_OK(win_iput(w, src[t], CH, t, (size_t)r * CH,
+				  &req[0][t]));
+		CHECK(req[0][t] != NULL, "iput gave no request");
+	}
+	for (t = 0; t < n; t++) {
+		if (t & 1) {
+			CHECK_OK(win_req_wait(&req[0][t]));
+		} else {
+			done = 0;
+			while (!done)
+				CHECK_OK(win_req_test(&req[0][t], &done));
+		}
+		CHECK(req[0][t] == NULL, "request not cleared");
+	}
+	/* Local completion only so far: flush for remote completion. */
+	CHECK_OK(win_flush_all(w));
+	mp_barrier(e);
+	for (t = 0; t < n; t++) {
+		int k;
+
+		for (k = 0; k < n; k++)
+			CHECK_OK(win_iget(w, dst[t][k], CH, t,
+					  (size_t)k * CH, &req[t][k]));
+	}
+	for (t = n - 1; t >= 0; t--) {
+		int k;
+
+		for (k = 0; k < n; k++) {
+			done = 0;
+			if ((t + k) & 1)
+				CHECK_OK(win_req_wait(&req[t][k]));
+			else
+				while (!done)
+					CHECK_OK(win_req_test(&req[t][k],
+							      &done));
+			CHECK(req[t][k] == NULL, "request not cleared");
+			check_pattern(dst[t][k], CH, 100 + 8 * k + t,
+				      "iget");
+		}
+	}
+	CHECK_OK(win_unlock_all(w));
+	mp_win_free(w);
+}
+
+static void body_strided(struct mp_env *e)
+{
+	enum { COUNT = 16, BLK = 12, SSTR = 20, DSTR = 40 };
+	int n = e->size, r = e->rank, right = (r + 1) % n;
+	int left = (r + n - 1) % n;
+	unsigned char src[COUNT * SSTR], back[COUNT * SSTR], *b, *blk;
+	void *base;
+	size_t k, j;
+	win_t *w;
+
+	w = mp_win(e, 0, (size_t)n * CH, 8, 0, &base);
+	b = base;
+	pattern(src, sizeof(src), 40 + r);
+	CHECK_OK(win_fence(w, 0));
+	/* disp counts 8-byte units: r*CH bytes = r*CH/8 units. */
+	CHECK_OK(win_put_strided(w, src, SSTR, BLK, COUNT, right,
+				 (size_t)r * CH / 8, DSTR));
+	CHECK_OK(win_fence(w, 0));
+	memset(back, 0, sizeof(back));
+	CHECK_OK(win_get_strided(w, back, SSTR, BLK, COUNT, right,
+				 (size_t)r * CH / 8, DSTR));
+	CHECK_OK(win_fence(w, WIN_MODE_NOSUCCEED));
+	for (k = 0; k < COUNT; k++) {
+		CHECK(!memcmp(back + k * SSTR, src + k * SSTR, BLK),
+		      "get_strided block %zu differs", k);
+		for (j = BLK; j < SSTR && k * SSTR + j < sizeof(back); j++)
+			CHECK(back[k * SSTR + j] == 0,
+			      "get_strided wrote a gap (block %zu)", k);
+	}
+	pattern(src, sizeof(src), 40 + left);
+	blk = b + (size_t)left * CH;
+	for (k = 0; k < COUNT; k++) {
+		CHECK(!memcmp(blk + k * DSTR, src + k * SSTR, BLK),
+		      "block %zu from the left differs", k);
+		for (j = BLK; j < DSTR; j++)
+			CHECK(blk[k * DSTR + j] == 0,
+			      "put_strided wrote a gap (block %zu)", k);
+	}
+	mp_win_free(w);
+}
+
+static void body_vector(struct mp_env *e)
+{
+	int n = e->size, r = e->rank, right = (r + 1) % n;
+	int left = (r + n - 1) % n;
+	unsigned char a[100], c[300], d[57], all[457], out[457], *b, *blk;
+	struct iovec iov[3], oiov[4];
+	win_seg_t seg[3];
+	void *base;
+	win_t *w;
+
+	w = mp_win(e, 0, (size_t)n * CH, 1, 0, &base);
+	b = base;
+	pattern(all, sizeof(all), 70 + r);
+	memcpy(a, all, 100);
+	memcpy(c, all + 100, 300);
+	memcpy(d, all + 400, 57);
+	iov[0] = (struct iovec){ a, 100 };
+	iov[1] = (struct iovec){ c, 300 };
+	iov[2] = (struct iovec){ d, 57 };
+	seg[0] = (win_seg_t){ (size_t)r * CH + 900, 50 };
+	seg[1] = (win_seg_t){ (size_t)r * CH + 0, 400 };
+	seg[2] = (win_seg_t){ (size_t)r * CH + 500, 7 };
+	CHECK_OK(win_lock(w, WIN_LOCK_SHARED, right, 0));
+	CHECK_OK(win_putv(w, iov, 3, right, seg, 3));
+	CHECK_OK(win_flush(w, right));
+	memset(out, 0, sizeof(out));
+	oiov[0] = (struct iovec){ out, 1 };
+	oiov[1] = (struct iovec){ out + 1, 200 };
+	oiov[2] = (struct iovec){ out + 201, 0 };
+	oiov[3] = (struct iovec){ out + 201, 256 };
+	CHECK_OK(win_getv(w, oiov, 4, right, seg, 3));
+	CHECK_OK(win_unlock(w, right));
+	CHECK(!memcmp(out, all, sizeof(all)), "getv differs from putv");
+	mp_barrier(e);
+	CHECK_OK(win_lock(w, WIN_LOCK_SHARED, r, 0));
+	CHECK_OK(win_sync(w));
+	pattern(all, sizeof(all), 70 + left);
+	blk = b + (size_t)left * CH;
+	CHECK(!memcmp(blk + 900, all, 50), "segment 0 differs");
+	CHECK(!memcmp(blk, all + 50, 400), "segment 1 differs");
+	CHECK(!memcmp(blk + 500, all + 450, 7), "segment 2 differs");
+	check_zero(blk + 400, 100, "gap between segments");
+	check_zero(blk + 507, 393, "gap between segments");
+	CHECK_OK(win_unlock(w, r));
+	mp_win_free(w);
+}
+
+static void body_large(struct mp_env *e)
+{
+	const size_t len = 1u << 20;
+	int n = e->size, r = e->rank, right = (r + 1) % n;
+	unsigned char *src, *dst;
+	win_t *w;
+
+	src = malloc(len);
+	dst = malloc(len);
+	CHECK(src && dst, "out of memory");
+	pattern(src, len, 90 + r);
+	w = mp_win(e, 0, len + 4096, 1, 0, NULL);
+	CHECK_OK(win_lock(w, WIN_LOCK_EXCLUSIVE, right, 0));
+	CHECK_OK(win_put(w, src, len, right, 4095));
+	CHECK_OK(win_unlock(w, right));
+	mp_barrier(e);
+	CHECK_OK(win_lock(w, WIN_LOCK_SHARED, right, 0));
+	CHECK_OK(win_get(w, dst, len, right, 4095));
+	CHECK_OK(win_unlock(w, right));
+	CHECK(!memcmp(src, dst, len), "1 MiB round trip differs");
+	mp_win_free(w);
+	free(src);
+	free(dst);
+}
+
+static void body_units(struct mp_env *e)
+{
+	/* Member r: disp_unit 1, 8, 4, 2, ... and size 64 * (r + 1). */
+	static const int units[4] = { 1, 8, 4, 2 };
+	int n = e->size, r = e->rank, right = (r + 1) % n, left;
+	uint64_t v = 0x0102030405060708ull * (r + 1), got = 0;
+	unsigned char *b;
+	void *base;
+	int unit = 0;
+	size_t size = 0;
+	win_t *w;
+
+	left = (r + n - 1) % n;
+	w = mp_win(e, 0, 64 * (size_t)(r + 1), units[r], 0, &base);
+	b = base;
+	CHECK_OK(win_query(w, NULL, &size, &unit, NULL));
+	CHECK(size == 64 * (size_t)(r + 1) && unit == units[r],
+	      "query: size %zu unit %d", size, unit);
+	CHECK_OK(win_fence(w, 0));
+	/* Byte 40 of the right's window, in its units. */
+	CHECK_OK(win_put(w, &v, 8, right, 40 / units[right]));
+	CHECK_OK(win_fence(w, 0));
+	CHECK_OK(win_get(w, &got, 8, right, 40 / units[right]));
+	CHECK_OK(win_fence(w, WIN_MODE_NOSUCCEED));
+	CHECK(got == v, "get back %llx", (unsigned long long)got);
+	/* Byte offset 40 in every member (5 * 8 bytes). */
+	v = 0x0102030405060708ull * (left + 1);
+	CHECK(!memcmp(b + 40, &v, 8), "value from the left not at byte 40");
+	mp_win_free(w);
+}
+
+#define LOOP_TEST(fn)                                                     \
+	START_TEST(fn)                                                     \
+	{                                                                  \
+		struct mp_opts o = { .size = mp_loop_size(_i),             \
+				     .flavor = mp_loop_flavor(_i) };       \
+		MP_RUN(&o, body_##fn);                                     \
+	}                                                                  \
+	END_TEST
+
+LOOP_TEST(fence)
+LOOP_TEST(lock)
+LOOP_TEST(nonblocking)
+LOOP_TEST(strided)
+LOOP_TEST(vector)
+LOOP_TEST(large)
+LOOP_TEST(units)
+
+static Suite *putget_suite(void)
+{
+	Suite *s = suite_create("mp-putget");
+	TCase *tc = tcase_create("putget");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, fence, 0, 4);
+	tcase_add_loop_test(tc, lock, 0, 4);
+	tcase_add_loop_test(tc, nonblocking, 0, 4);
+	tcase_add_loop_test(tc, strided, 0, 4);
+	tcase_add_loop_test(tc, vector, 0, 4);
+	tcase_add_loop_test(tc, large, 0, 4);
+	tcase_add_loop_test(tc, units, 0, 4);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite("mp-putget", putget_suite());
+}
