@@ -112,8 +112,9 @@ int run_suite(const char *name, Suite *s)
 							       : "FAIL",
 				tr_lfile(fails[i]), tr_lno(fails[i]),
 				tr_tcname(fails[i]), tr_msg(fails[i]));
-		fprintf(out, "%s: %d%%: Checks: %d, Failures: %d, Errors: %d\n",
-			name, nrun ? 100 * (nrun - nbad) / nrun : 0, nrun,
+		fprintf(out, "Suite %s\n%d%%: Checks: %d, Failures: %d, "
+			"Errors: %d\n", name,
+			nrun ? 100 * (nrun - nbad) / nrun : 0, nrun,
 			nbad - nerr, nerr);
 		fclose(out);
 	}
