@@ -1,0 +1,23 @@
+#!/bin/sh
+# Short winbench run over every sync mode, both window flavours and every
+# operation; fails if winbench fails or a data check reports a mismatch.
+WINBENCH=${WINBENCH:-./winbench}
+out=${TMPDIR:-/tmp}/winbench-smoke.$$
+trap 'rm -f "$out"' EXIT INT TERM
+
+$WINBENCH -s all -w all -o all -m 1:64K -i 200 -x 10 -r 1 -M --csv \
+	>"$out" || { cat "$out"; echo "winbench failed" >&2; exit 1; }
+if grep -q MISMATCH "$out"; then
+	cat "$out"
+	echo "winbench: data check failed" >&2
+	exit 1
+fi
+# 2 flavours x 5 modes x (put, get latency and bandwidth: 4 x 17 sizes,
+# plus 3 atomics) result rows.
+rows=$(grep -c '^libwin,' "$out")
+if [ "$rows" -ne 710 ]; then
+	cat "$out"
+	echo "winbench: expected 710 result rows, got $rows" >&2
+	exit 1
+fi
+exit 0
