@@ -37,13 +37,16 @@ const char *win_last_error(void)
 	return last_error;
 }
 
+/* Messages may quote the previous one (win_last_error() as an argument),
+ * so they are formatted aside first. */
 static int vseterr(int status, int errnum, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	char msg[sizeof(last_error)];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-	if (errnum && n >= 0 && (size_t)n < sizeof(last_error))
-		snprintf(last_error + n, sizeof(last_error) - n, ": %s",
-			 strerror(errnum));
+	if (errnum && n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
+	memcpy(last_error, msg, sizeof(msg));
 	return status;
 }
 
