@@ -23,7 +23,7 @@
 
 struct boot_member {
 	int32_t pid;     /* claimed by a compare-and-swap from 0 */
-	uint32_t pad;
+	uint32_t left;   /* the member left the group cleanly */
 	uint64_t hostid;
 };
 
@@ -88,7 +88,12 @@ static bool pid_alive(pid_t pid)
 int win_group_check_peers(struct win_group *g)
 {
 	for (int r = 0; r < g->size; r++) {
-		if (r != g->rank && !pid_alive(g->pids[r]))
+		/* A member that left cleanly is not a dead peer: the others
+		 * may still be synchronizing among themselves. */
+		if (r == g->rank ||
+		    __atomic_load_n(&g->boot->m[r].left, __ATOMIC_ACQUIRE))
+			continue;
+		if (!pid_alive(g->pids[r]))
 			return win_seterr(WIN_ERR_PEER,
 					  "rank %d (pid %d) of the group has "
 					  "died", r, (int)g->pids[r]);
@@ -440,6 +445,7 @@ int win_group_leave(win_group_t *g)
 			break;
 		}
 	}
+	__atomic_store_n(&g->boot->m[g->rank].left, 1, __ATOMIC_RELEASE);
 	munmap(g->boot, g->boot_len);
 	free(g->pids);
 	free(g->hostid);

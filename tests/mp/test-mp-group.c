@@ -127,6 +127,40 @@ static void body_shared_query(struct mp_env *e)
 	mp_win_free(w);
 }
 
+
+/*
+ * The last member leaves cleanly and exits while the others still
+ * synchronize among themselves, with pauses longer than the library's
+ * liveness checks: a clean departure is not a dead peer. (win_free is
+ * collective, so the two that stay release the window by leaving too.)
+ */
+static void body_early_leave(struct mp_env *e)
+{
+	int peer = 1 - e->rank;
+	void *base;
+	uint64_t v = 0;
+	win_t *w;
+
+	CHECK_OK(win_allocate(e->group, 64, 1, NULL, &base, &w));
+	if (e->rank == e->size - 1)
+		return; /* the harness leaves and finalizes at once */
+	for (int k = 1; k <= 3; k++) {
+		/* Rank 0 waits in win_start for rank 1's post. */
+		mp_sleep_ms(e->rank ? 250 : 0);
+		CHECK_OK(win_lock(w, WIN_LOCK_EXCLUSIVE, peer, 0));
+		v = (uint64_t)k;
+		CHECK_OK(win_put(w, &v, 8, peer, 0));
+		CHECK_OK(win_unlock(w, peer));
+		CHECK_OK(win_post(w, &peer, 1, 0));
+		CHECK_OK(win_start(w, &peer, 1, 0));
+		CHECK_OK(win_get(w, &v, 8, peer, 0));
+		CHECK(v == (uint64_t)k, "round %d read %llu", k,
+		      (unsigned long long)v);
+		CHECK_OK(win_complete(w));
+		CHECK_OK(win_wait(w));
+	}
+}
+
 START_TEST(auto_rank)
 {
 	struct mp_opts o = { .size = _i ? 4 : 2, .flags = MP_NO_JOIN };
@@ -169,6 +203,14 @@ START_TEST(barriers)
 }
 END_TEST
 
+START_TEST(early_leave)
+{
+	struct mp_opts o = { .size = 3, .lib_timeout_ms = 5000 };
+
+	MP_RUN(&o, body_early_leave);
+}
+END_TEST
+
 START_TEST(shared_query)
 {
 	struct mp_opts o = { .size = mp_loop_size(_i),
@@ -190,6 +232,7 @@ static Suite *group_suite(void)
 	tcase_add_loop_test(tc, reuse, 0, 2);
 	tcase_add_loop_test(tc, barriers, 0, 2);
 	tcase_add_loop_test(tc, shared_query, 0, 4);
+	tcase_add_test(tc, early_leave);
 	suite_add_tcase(s, tc);
 	return s;
 }
