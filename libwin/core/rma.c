@@ -4,95 +4,57 @@
 
 #include "core/rma.h"
 
-static int rma_req(struct win *w, int rank, win_req_t **req,
-		   struct win_req **r)
+/*
+ * Put (`put`) or get of `len` bytes, blocking (`req` NULL) or with a
+ * request. A part this process maps is a plain copy away; anything else
+ * goes to the peer's transport.
+ */
+static inline int transfer(struct win *w, bool put, void *buf, size_t len,
+			   int rank, size_t disp, win_req_t **req)
 {
-	if (unlikely(!req))
-		return win_seterr(WIN_ERR_ARG, "request pointer is NULL");
-	*req = NULL;
-	*r = win_req_alloc(w->ctx);
-	if (!*r)
-		return WIN_ERR_NOMEM;
-	(*r)->tp = w->peers[rank].tp;
-	(*r)->tw = w->peers[rank].tw;
-	return WIN_OK;
-}
-
-static int do_put(win_t *w, const void *src, size_t len, int rank,
-		  size_t disp, win_req_t **req)
-{
+	const struct win_peer *p;
 	struct win_req *r = NULL;
 	size_t off = 0;
 	int rc = win_target_check(w, rank, disp, len, &off);
 
 	if (unlikely(rc))
 		return rc;
-	if (unlikely(!src && len))
+	if (unlikely(!buf && len))
 		return win_seterr(WIN_ERR_ARG, "NULL origin buffer");
-	if (req && (rc = rma_req(w, rank, req, &r)))
-		return rc;
-	rc = w->peers[rank].tp->put(w->peers[rank].tw, rank, src, len, off, r);
-	if (r) {
-		if (rc) {
-			win_req_release(w->ctx, r);
-			return rc;
-		}
-		*req = r;
+	p = &w->peers[rank];
+	if (req) {
+		*req = NULL;
+		if (!(r = win_req_alloc(w->ctx)))
+			return WIN_ERR_NOMEM;
+		r->tp = p->tp;
+		r->tw = p->tw;
 	}
-	return rc;
-}
-
-static int do_get(win_t *w, void *dst, size_t len, int rank, size_t disp,
-		  win_req_t **req)
-{
-	struct win_req *r = NULL;
-	size_t off = 0;
-	int rc = win_target_check(w, rank, disp, len, &off);
-
-	if (unlikely(rc))
-		return rc;
-	if (unlikely(!dst && len))
-		return win_seterr(WIN_ERR_ARG, "NULL origin buffer");
-	if (req && (rc = rma_req(w, rank, req, &r)))
-		return rc;
-	rc = w->peers[rank].tp->get(w->peers[rank].tw, rank, dst, len, off, r);
+	if (likely(p->map != NULL)) {
+		if (put && len)
+			memmove(p->map + off, buf, len);
+		else if (len)
+			memmove(buf, p->map + off, len);
+	} else {
+		rc = put ? p->tp->put(p->tw, rank, buf, len, off, r) :
+			   p->tp->get(p->tw, rank, buf, len, off, r);
+	}
 	if (r) {
-		if (rc) {
+		if (rc)
 			win_req_release(w->ctx, r);
-			return rc;
-		}
-		*req = r;
+		else
+			*req = r;
 	}
 	return rc;
 }
 
 int win_put(win_t *w, const void *src, size_t len, int rank, size_t disp)
 {
-	size_t off = 0;
-	int rc = win_target_check(w, rank, disp, len, &off);
-
-	if (unlikely(rc))
-		return rc;
-	/* Fast path: a part this process maps is a plain copy away. */
-	if (likely(w->peers[rank].map && src)) {
-		memmove(w->peers[rank].map + off, src, len);
-		return WIN_OK;
-	}
-	return do_put(w, src, len, rank, disp, NULL);
+	return transfer(w, true, (void *)src, len, rank, disp, NULL);
 }
 
 int win_get(win_t *w, void *dst, size_t len, int rank, size_t disp)
 {
-	size_t off = 0;
-	int rc = win_target_check(w, rank, disp, len, &off);
-
-	if (unlikely(rc))
-		return rc;
-	if (likely(w->peers[rank].map && dst)) {
-		memmove(dst, w->peers[rank].map + off, len);
-		return WIN_OK;
-	}
-	return do_get(w, dst, len, rank, disp, NULL);
+	return transfer(w, false, dst, len, rank, disp, NULL);
 }
 
 int win_iput(win_t *w, const void *src, size_t len, int rank, size_t disp,
@@ -100,7 +62,7 @@ int win_iput(win_t *w, const void *src, size_t len, int rank, size_t disp,
 {
 	if (!req)
 		return win_seterr(WIN_ERR_ARG, "request pointer is NULL");
-	return do_put(w, src, len, rank, disp, req);
+	return transfer(w, true, (void *)src, len, rank, disp, req);
 }
 
 int win_iget(win_t *w, void *dst, size_t len, int rank, size_t disp,
@@ -108,7 +70,7 @@ int win_iget(win_t *w, void *dst, size_t len, int rank, size_t disp,
 {
 	if (!req)
 		return win_seterr(WIN_ERR_ARG, "request pointer is NULL");
-	return do_get(w, dst, len, rank, disp, req);
+	return transfer(w, false, dst, len, rank, disp, req);
 }
 
 /* ---- vector transfers ---- */
