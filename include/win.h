@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/uio.h>
 
 #ifdef __cplusplus
@@ -112,6 +113,14 @@ int win_init(const win_config_t *config, win_ctx_t **ctx);
 
 /* Frees the context. Windows and groups still open are freed with it. */
 int win_finalize(win_ctx_t *ctx);
+
+/*
+ * Print what this context can use: every transport built into the library,
+ * whether it opened here (or why not), and what it offers (devices,
+ * providers, which operation classes run natively and which are emulated).
+ * This is what the `wininfo` tool prints.
+ */
+int win_describe(win_ctx_t *ctx, FILE *out);
 
 /* ------------------------------------------------------------------ */
 /* Groups                                                              */

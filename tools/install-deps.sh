@@ -13,4 +13,12 @@ apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	check libsubunit-dev \
 	openmpi-bin libopenmpi-dev \
-	libibverbs-dev libfabric-dev libpmix-dev
+	libibverbs-dev libfabric-dev libpmix-dev \
+	mpich libmpich-dev
+# The in-guest tests (kshim module, Soft-RoCE verbs): a Debian kernel with
+# headers to build the module against and boot under qemu, busybox for the
+# guest's initramfs, and rdma-core's user space with perftest.
+apt-get install -y -q --no-install-recommends \
+	qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64 \
+	kmod cpio iproute2 \
+	rdma-core ibverbs-providers ibverbs-utils librdmacm-dev perftest

@@ -157,6 +157,10 @@ static int choose_transports(struct win_ctx *ctx, const char *list)
 		win_log(ctx, explicit ? WIN_LOG_WARN : WIN_LOG_INFO,
 			"transport %s unavailable: %s", want[i]->name,
 			win_last_error());
+		for (int j = 0; win_transports[j] && j < WIN_MAX_TRANSPORTS; j++)
+			if (win_transports[j] == want[i])
+				snprintf(ctx->tp_why[j], sizeof(ctx->tp_why[j]),
+					 "%s", win_last_error());
 	}
 	if (ctx->ntp == 0)
 		return win_seterr(WIN_ERR_TRANSPORT,
@@ -338,4 +342,30 @@ int win_req_wait(win_req_t **reqp)
 	while ((rc = win_req_test(reqp, &done)) == WIN_OK && !done)
 		;
 	return rc;
+}
+
+int win_describe(win_ctx_t *ctx, FILE *out)
+{
+	if (!win_ctx_live(ctx))
+		return win_seterr(WIN_ERR_HANDLE, "not a live context");
+	if (!out)
+		return win_seterr(WIN_ERR_ARG, "output stream is NULL");
+	fprintf(out, "libwin %s\n", PACKAGE_VERSION);
+	for (int j = 0; win_transports[j] && j < WIN_MAX_TRANSPORTS; j++) {
+		const struct win_transport *t = win_transports[j];
+		int i;
+
+		for (i = 0; i < ctx->ntp && ctx->tp[i] != t; i++)
+			;
+		if (i < ctx->ntp) {
+			fprintf(out, "transport %s: available\n", t->name);
+			if (t->describe)
+				t->describe(ctx->tp_state[i], out);
+		} else {
+			fprintf(out, "transport %s: unavailable: %s\n", t->name,
+				ctx->tp_why[j][0] ? ctx->tp_why[j] :
+						    "not requested");
+		}
+	}
+	return WIN_OK;
 }

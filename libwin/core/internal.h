@@ -64,6 +64,8 @@ struct win_ctx {
 	int ntp;
 	const struct win_transport *tp[WIN_MAX_TRANSPORTS];
 	void *tp_state[WIN_MAX_TRANSPORTS];
+	/* Why each built-in transport did not open (win_describe). */
+	char tp_why[WIN_MAX_TRANSPORTS][160];
 	struct win_group *groups; /* open groups */
 	struct win_group *dead_groups; /* left groups (tombstones) */
 	struct win *wins;         /* open and freed windows */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/uio.h>
 
 struct win;
@@ -114,6 +115,13 @@ struct win_transport {
 			 int timeout_ms);
 	/* Wake whoever sleeps on `rank`'s control word. */
 	int (*ctrl_wake)(void *tw, int rank, unsigned word);
+
+	/*
+	 * Optional: describe the opened transport for `wininfo` (devices,
+	 * providers, and for each operation class whether it runs natively or
+	 * is emulated), as "  key: value" lines.
+	 */
+	void (*describe)(void *state, FILE *out);
 };
 
 /* The transports compiled in, in default preference order, NULL-ended. */
