@@ -17,8 +17,9 @@
  * Don't touch: while a window is exposed (between fences, or between post and
  * wait) its memory belongs to the epoch. With WIN_OPT_ENFORCE_DONT_TOUCH on an
  * allocated window the owner's own mapping is revoked for the exposure epoch:
- * a stray load or store raises SIGSEGV (si_code SEGV_ACCERR). Use put/get to
- * your own rank instead.
+ * a stray load or store raises SIGSEGV (si_code SEGV_ACCERR) on the shm
+ * transport, SIGBUS (si_code BUS_ADRERR) on kshim, whose module revokes the
+ * kernel-owned pages themselves. Use put/get to your own rank instead.
  *
  * Every function returns WIN_OK (0) or a negative WIN_ERR_* code; nothing in
  * the library aborts or exits the process. win_strerror() names a code and
@@ -136,6 +137,17 @@ typedef struct win_group win_group_t;
  */
 int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 		   win_group_t **group);
+
+/*
+ * Form the group of the processes a PMIx launcher started together (Open
+ * MPI's mpirun, prterun, srun --mpi=pmix), without MPI: rank and size are
+ * the launch's. Collective over every process of the launch. Members on
+ * the same host reach each other through shm or kshim, others through the
+ * network transports. WIN_ERR_UNSUPPORTED, with the reason, when the
+ * process was not started by a PMIx launcher or libwin was built without
+ * PMIx. (Groups over MPI communicators: see win_mpi.h.)
+ */
+int win_group_from_launcher(win_ctx_t *ctx, win_group_t **group);
 
 /* Leave the group (collective: all members call it). */
 int win_group_leave(win_group_t *group);
@@ -298,6 +310,31 @@ int win_putv(win_t *win, const struct iovec *iov, int iovcnt, int rank,
 	     const win_seg_t *segs, int nsegs);
 int win_getv(win_t *win, const struct iovec *iov, int iovcnt, int rank,
 	     const win_seg_t *segs, int nsegs);
+
+/* ------------------------------------------------------------------ */
+/* Staged (double-buffered) put                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A staging buffer belongs to a window. Fill it, then hand (part of) it to
+ * win_put_staged(): the call returns at once with the buffer reusable, but
+ * its contents are then undefined (on the kshim transport the filled pages
+ * are handed over and fresh pages take their place, so nothing waits for
+ * the copy). Completion at the target follows the usual rules for put: a
+ * flush, unlock, complete or fence. Page-aligned whole pages into an
+ * allocated window on kshim are delivered by moving the pages, not copying.
+ * On transports without staging the buffer is ordinary memory and the
+ * staged put is a put.
+ *
+ * win_stage_alloc: `len` >= 1 bytes, page-aligned, for this window (the
+ * buffers are released with the window if not before).
+ * win_put_staged: [buf, buf+len) must lie inside one staging buffer of
+ * `win` (else WIN_ERR_ARG); rank/disp/epoch are checked as for win_put.
+ * win_stage_free: `buf` as returned by win_stage_alloc (NULL: no-op).
+ */
+int win_stage_alloc(win_t *win, size_t len, void **buf);
+int win_put_staged(win_t *win, void *buf, size_t len, int rank, size_t disp);
+int win_stage_free(win_t *win, void *buf);
 
 /* ------------------------------------------------------------------ */
 /* Atomics                                                             */

@@ -1,11 +1,13 @@
 /* Windows: collective creation and release, queries. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "core/ctrl.h"
 #include "core/internal.h"
+#include "core/rma.h"
 
 /* What each member tells the others when a window is created. */
 struct win_exchange {
@@ -79,8 +81,17 @@ static void win_free_state(struct win *w)
 }
 
 /* Local memory of the window: the data segment and the control block. */
+static void *win_tp_state(struct win *w, const struct win_transport *tp)
+{
+	for (int i = 0; i < w->ctx->ntp; i++)
+		if (w->ctx->tp[i] == tp)
+			return w->ctx->tp_state[i];
+	return NULL;
+}
+
 static int win_local_memory(struct win *w, size_t len, void *base)
 {
+	const struct win_transport *own;
 	int rc;
 
 	w->data.fd = -1;
@@ -94,12 +105,17 @@ static int win_local_memory(struct win *w, size_t len, void *base)
 		w->data_lib = base;
 		return WIN_OK;
 	}
-	rc = win_segment_create(&w->data, "libwin-window", len);
+	own = w->peers[w->rank].tp;
+	if (own && own->mem_alloc)
+		rc = own->mem_alloc(win_tp_state(w, own), w, len, &w->data);
+	else
+		rc = win_segment_create(&w->data, "libwin-window", len);
 	if (rc)
 		return rc;
 	w->base = w->data.addr;
 	w->data_lib = w->data.addr;
-	if (w->flags & WIN_OPT_ENFORCE_DONT_TOUCH) {
+	if ((w->flags & WIN_OPT_ENFORCE_DONT_TOUCH) &&
+	    !(own && own->expose)) {
 		/* A second view for the library, so the owner's can be
 		 * revoked while the library keeps working. */
 		void *p = mmap(NULL, w->data.len, PROT_READ | PROT_WRITE,
@@ -202,6 +218,10 @@ static int win_setup(win_group_t *g, int flavor, void *base, size_t len,
 				"needs an allocated window");
 	if (rc == WIN_OK)
 		rc = win_alloc_state(w);
+	/* Transports are chosen first: the one serving this member itself
+	 * may provide the memory of an allocated window. */
+	if (rc == WIN_OK)
+		rc = win_select_transports(w);
 	if (rc == WIN_OK)
 		rc = win_local_memory(w, len, base);
 
@@ -238,9 +258,7 @@ static int win_setup(win_group_t *g, int flavor, void *base, size_t len,
 	free(all);
 	all = NULL;
 
-	rc = win_agree(g, win_select_transports(w));
-	if (rc == WIN_OK)
-		rc = win_agree(g, win_open_transports(w));
+	rc = win_agree(g, win_open_transports(w));
 	if (rc)
 		goto fail_open;
 	w->magic = WIN_MAGIC_WIN;
@@ -281,10 +299,13 @@ int win_allocate(win_group_t *g, size_t size, int disp_unit,
 	return rc;
 }
 
+static void win_stage_release_all(struct win *w);
+
 void win_release_local(struct win *w)
 {
 	if (w->revoked)
 		win_expose(w, false);
+	win_stage_release_all(w);
 	win_close_transports(w);
 	win_local_memory_free(w);
 	win_free_state(w);
@@ -361,13 +382,184 @@ const char *win_transport_name(win_t *w, int rank)
 
 int win_expose(struct win *w, bool exposed)
 {
+	struct win_peer *self;
+
 	if (!(w->flags & WIN_OPT_ENFORCE_DONT_TOUCH) ||
 	    w->flavor != WIN_FLAVOR_ALLOCATE || exposed == w->revoked)
 		return WIN_OK;
+	self = &w->peers[w->rank];
+	if (self->tp->expose) {
+		/* The transport revokes every mapping this process has of
+		 * the part; the core goes through the transport meanwhile. */
+		int rc = self->tp->expose(self->tw, exposed);
+
+		if (rc)
+			return rc;
+		self->map = exposed ? NULL : self->tp->direct ?
+			self->tp->direct(self->tw, w->rank) : NULL;
+		w->revoked = exposed;
+		return WIN_OK;
+	}
 	if (mprotect(w->base, w->data.len,
 		     exposed ? PROT_NONE : PROT_READ | PROT_WRITE) < 0)
 		return win_seterr_sys(WIN_ERR_SYS, errno, "mprotect of the "
 				      "owner's window mapping");
 	w->revoked = exposed;
+	return WIN_OK;
+}
+
+/* ---- staging buffers ---- */
+
+/* Staging buffers handed out, over all windows (few; a list will do). */
+struct win_stage {
+	struct win_stage *next;
+	struct win *w;
+	char *buf;
+	size_t len;
+	const struct win_transport *tp; /* provider, or NULL: ordinary memory */
+	void *tw;
+};
+
+static struct win_stage *stages;
+static pthread_mutex_t stage_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void stage_release(struct win_stage *s)
+{
+	if (s->tp)
+		s->tp->stage_free(s->tw, s->buf, s->len);
+	else
+		free(s->buf);
+	free(s);
+}
+
+static void win_stage_release_all(struct win *w)
+{
+	struct win_stage **pp, *mine = NULL;
+
+	pthread_mutex_lock(&stage_lock);
+	for (pp = &stages; *pp;) {
+		struct win_stage *s = *pp;
+
+		if (s->w == w) {
+			*pp = s->next;
+			s->next = mine;
+			mine = s;
+		} else {
+			pp = &s->next;
+		}
+	}
+	pthread_mutex_unlock(&stage_lock);
+	while (mine) {
+		struct win_stage *s = mine;
+
+		mine = s->next;
+		stage_release(s);
+	}
+}
+
+int win_stage_alloc(win_t *w, size_t len, void **buf)
+{
+	const struct win_peer *self;
+	struct win_stage *s;
+	int rc = WIN_ERR_UNSUPPORTED;
+
+	if (win_check(w))
+		return WIN_ERR_HANDLE;
+	if (!buf)
+		return win_seterr(WIN_ERR_ARG, "buffer pointer is NULL");
+	*buf = NULL;
+	if (len == 0)
+		return win_seterr(WIN_ERR_LENGTH, "staging buffer of 0 bytes");
+	if (!(s = calloc(1, sizeof(*s))))
+		return win_seterr(WIN_ERR_NOMEM, "staging buffer");
+	s->w = w;
+	s->len = len;
+	self = &w->peers[w->rank];
+	if (self->tp->stage_alloc) {
+		rc = self->tp->stage_alloc(self->tw, len, (void **)&s->buf);
+		if (rc == WIN_OK) {
+			s->tp = self->tp;
+			s->tw = self->tw;
+		} else if (rc != WIN_ERR_NOMEM && rc != WIN_ERR_UNSUPPORTED) {
+			free(s);
+			return rc;
+		}
+	}
+	if (rc != WIN_OK) {
+		/* Ordinary page-aligned memory: staged puts are plain puts. */
+		size_t pg = win_page_size();
+
+		if (posix_memalign((void **)&s->buf, pg,
+				   (len + pg - 1) / pg * pg)) {
+			free(s);
+			return win_seterr(WIN_ERR_NOMEM, "staging buffer of %zu "
+					  "bytes", len);
+		}
+	}
+	pthread_mutex_lock(&stage_lock);
+	s->next = stages;
+	stages = s;
+	pthread_mutex_unlock(&stage_lock);
+	*buf = s->buf;
+	return WIN_OK;
+}
+
+/* The staging buffer of `w` holding [buf, buf+len), or NULL. */
+static struct win_stage *stage_find(struct win *w, const char *buf,
+				    size_t len)
+{
+	struct win_stage *s;
+
+	pthread_mutex_lock(&stage_lock);
+	for (s = stages; s; s = s->next) {
+		if (s->w != w)
+			continue;
+		if (buf >= s->buf && (size_t)(buf - s->buf) <= s->len &&
+		    len <= s->len - (size_t)(buf - s->buf))
+			break;
+	}
+	pthread_mutex_unlock(&stage_lock);
+	return s;
+}
+
+int win_put_staged(win_t *w, void *buf, size_t len, int rank, size_t disp)
+{
+	const struct win_peer *p;
+	struct win_stage *s;
+	size_t off = 0;
+	int rc = win_target_check(w, rank, disp, len, &off);
+
+	if (rc)
+		return rc;
+	if (!buf || !(s = stage_find(w, buf, len)))
+		return win_seterr(WIN_ERR_ARG, "%zu bytes at %p are not in a "
+				  "staging buffer of this window", len, buf);
+	p = &w->peers[rank];
+	if (len && s->tp && p->tp == s->tp && p->tp->put_staged)
+		return p->tp->put_staged(p->tw, rank, buf, len, off);
+	return win_put(w, buf, len, rank, disp);
+}
+
+int win_stage_free(win_t *w, void *buf)
+{
+	struct win_stage **pp, *s = NULL;
+
+	if (win_check(w))
+		return WIN_ERR_HANDLE;
+	if (!buf)
+		return WIN_OK;
+	pthread_mutex_lock(&stage_lock);
+	for (pp = &stages; *pp; pp = &(*pp)->next) {
+		if ((*pp)->w == w && (*pp)->buf == buf) {
+			s = *pp;
+			*pp = s->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&stage_lock);
+	if (!s)
+		return win_seterr(WIN_ERR_ARG, "%p is not a staging buffer of "
+				  "this window", buf);
+	stage_release(s);
 	return WIN_OK;
 }

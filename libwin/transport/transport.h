@@ -21,6 +21,7 @@ struct win;
 struct win_ctx;
 struct win_group;
 struct win_req;
+struct win_segment;
 
 /* Byte span at the target (offset into the target's window part). */
 struct win_span {
@@ -115,6 +116,40 @@ struct win_transport {
 			 int timeout_ms);
 	/* Wake whoever sleeps on `rank`'s control word. */
 	int (*ctrl_wake)(void *tw, int rank, unsigned word);
+
+	/*
+	 * Optional: provide the memory of this member's part of an allocated
+	 * window. Asked of the transport that serves the member's own rank,
+	 * before win_open. Fills `seg` with a zeroed, page-aligned mapping
+	 * (seg->len a page multiple >= len, seg->fd the descriptor that
+	 * backs it); the core releases it with win_segment_destroy() after
+	 * win_close. Without it the core uses a memfd segment.
+	 */
+	int (*mem_alloc)(void *state, struct win *win, size_t len,
+			 struct win_segment *seg);
+
+	/*
+	 * Optional: enforce don't-touch on this member's allocated part:
+	 * revoke (exposed true) or restore the owner's own mappings of it.
+	 * While revoked the core does not use the direct pointer to its own
+	 * part and calls put/get/amo/put_signal for the own rank instead,
+	 * which the transport serves through its own handle. Without it the
+	 * core keeps a second mapping for itself and mprotects the owner's.
+	 */
+	int (*expose)(void *tw, bool exposed);
+
+	/*
+	 * Optional: staging buffers (win_stage_alloc, win_put_staged). The
+	 * transport serving the member's own rank provides them; a staged put
+	 * to a rank of the same transport calls put_staged, which leaves
+	 * [buf, buf+len) reusable at once (its contents undefined) and
+	 * completes at the target like a put. Without them the core uses
+	 * ordinary memory and put.
+	 */
+	int (*stage_alloc)(void *tw, size_t len, void **buf);
+	void (*stage_free)(void *tw, void *buf, size_t len);
+	int (*put_staged)(void *tw, int rank, void *buf, size_t len,
+			  size_t off);
 
 	/*
 	 * Optional: describe the opened transport for `wininfo` (devices,

@@ -23,28 +23,27 @@
 #include "core/ctrl.h"
 #include "core/futex.h"
 #include "core/internal.h"
+#include "transport/shm/ctrlblock.h"
 
 struct shm_peer {
 	pid_t pid;
 	char *data;          /* mapped part (allocate; self for create) */
 	uintptr_t raddr;     /* the owner's address of its part (create) */
-	uint64_t *ctrl;      /* mapped control block */
-	struct win_segment data_seg; /* our attachments of the peer's */
-	struct win_segment ctrl_seg; /* segments (fd -1 when not ours) */
+	struct win_segment data_seg; /* our attachment of the peer's data
+					segment (fd -1 when not ours) */
 };
 
 struct shm_win {
+	struct win_ctrlset cs; /* first: the ctrl_* ops use it */
 	struct win *w;
 	struct shm_peer *p;
 };
 
 struct shm_exchange {
-	int32_t pid;
+	struct win_ctrl_addr ctrl;
 	int32_t data_fd;
-	int32_t ctrl_fd;
 	int32_t pad;
 	uint64_t data_len;
-	uint64_t ctrl_len;
 	uint64_t base;
 };
 
@@ -141,19 +140,19 @@ static int vm_one(struct shm_peer *p, void *local, size_t len, size_t off,
 
 /* ---- window setup ---- */
 
-static int attach_peer(struct win *w, struct shm_peer *p,
+static int attach_peer(struct shm_win *sw, int rank,
 		       const struct shm_exchange *x)
 {
+	struct shm_peer *p = &sw->p[rank];
 	int rc;
 
-	p->pid = x->pid;
+	p->pid = x->ctrl.pid;
 	p->raddr = (uintptr_t)x->base;
-	rc = win_segment_attach(&p->ctrl_seg, x->pid, x->ctrl_fd, x->ctrl_len);
+	rc = win_ctrlset_attach(&sw->cs, rank, &x->ctrl);
 	if (rc)
 		return rc;
-	p->ctrl = p->ctrl_seg.addr;
-	if (w->flavor == WIN_FLAVOR_ALLOCATE) {
-		rc = win_segment_attach(&p->data_seg, x->pid, x->data_fd,
+	if (sw->w->flavor == WIN_FLAVOR_ALLOCATE) {
+		rc = win_segment_attach(&p->data_seg, x->ctrl.pid, x->data_fd,
 					x->data_len);
 		if (rc)
 			return rc;
@@ -181,15 +180,15 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 	if (w->flavor == WIN_FLAVOR_CREATE)
 		allow_peers_to_reach_us(w->ctx);
 	me = (struct shm_exchange){
-		.pid = getpid(), .data_fd = w->data.fd, .ctrl_fd = w->ctrl.fd,
-		.data_len = w->data.len, .ctrl_len = w->ctrl.len,
+		.data_fd = w->data.fd, .data_len = w->data.len,
 		.base = (uintptr_t)w->base,
 	};
+	win_ctrlset_addr(w, &me.ctrl);
 	all = calloc((size_t)w->size, sizeof(*all));
 	sw = calloc(1, sizeof(*sw));
 	if (sw)
 		sw->p = calloc((size_t)w->size, sizeof(*sw->p));
-	if (!all || !sw || !sw->p) {
+	if (!all || !sw || !sw->p || win_ctrlset_init(&sw->cs, w)) {
 		free(all);
 		if (sw)
 			free(sw->p);
@@ -197,10 +196,8 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 		return win_seterr(WIN_ERR_NOMEM, "shm window");
 	}
 	sw->w = w;
-	for (int r = 0; r < w->size; r++) {
+	for (int r = 0; r < w->size; r++)
 		sw->p[r].data_seg.fd = -1;
-		sw->p[r].ctrl_seg.fd = -1;
-	}
 	rc = win_group_allgather(w->group, &me, all, sizeof(me));
 	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
 		struct shm_peer *p = &sw->p[r];
@@ -208,13 +205,13 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 		if (!serves[r])
 			continue;
 		if (r == w->rank) {
-			p->pid = me.pid;
+			p->pid = me.ctrl.pid;
 			p->raddr = me.base;
-			p->ctrl = w->ctrl.addr;
 			p->data = w->data_lib;
+			rc = win_ctrlset_attach(&sw->cs, r, &me.ctrl);
 			continue;
 		}
-		rc = attach_peer(w, p, &all[r]);
+		rc = attach_peer(sw, r, &all[r]);
 	}
 	/* Once every member has mapped what it needs, created windows are
 	 * probed so that a refusal by the kernel shows here, with its
@@ -239,10 +236,9 @@ static int shm_win_close(struct win *w, void *tw)
 {
 	struct shm_win *sw = tw;
 
-	for (int r = 0; r < w->size; r++) {
+	for (int r = 0; r < w->size; r++)
 		win_segment_destroy(&sw->p[r].data_seg);
-		win_segment_destroy(&sw->p[r].ctrl_seg);
-	}
+	win_ctrlset_fini(&sw->cs);
 	free(sw->p);
 	free(sw);
 	return WIN_OK;
@@ -432,7 +428,7 @@ static int shm_getv(void *tw, int rank, const struct iovec *iov, int iovcnt,
 /* The member's emulated-atomics lock holds the holder's pid. */
 static int amo_lock(struct shm_win *sw, int rank)
 {
-	uint64_t *lock = &sw->p[rank].ctrl[WIN_CTRL_AMO_LOCK];
+	uint64_t *lock = &sw->cs.ctrl[rank][WIN_CTRL_AMO_LOCK];
 	uint64_t me = (uint64_t)getpid();
 	uint64_t deadline = 0;
 
@@ -465,7 +461,7 @@ static int amo_lock(struct shm_win *sw, int rank)
 
 static void amo_unlock(struct shm_win *sw, int rank)
 {
-	__atomic_store_n(&sw->p[rank].ctrl[WIN_CTRL_AMO_LOCK], 0,
+	__atomic_store_n(&sw->cs.ctrl[rank][WIN_CTRL_AMO_LOCK], 0,
 			 __ATOMIC_RELEASE);
 }
 
@@ -552,63 +548,6 @@ static int shm_req_progress(void *tw, struct win_req *req, int *done)
 	return WIN_OK;
 }
 
-/* ---- control words ---- */
-
-static int shm_ctrl_fadd(void *tw, int rank, unsigned word, uint64_t add,
-			 uint64_t *old)
-{
-	struct shm_win *sw = tw;
-	uint64_t v = __atomic_fetch_add(&sw->p[rank].ctrl[word], add,
-					__ATOMIC_SEQ_CST);
-
-	if (old)
-		*old = v;
-	return WIN_OK;
-}
-
-static int shm_ctrl_cas(void *tw, int rank, unsigned word, uint64_t cmp,
-			uint64_t swp, uint64_t *old)
-{
-	struct shm_win *sw = tw;
-
-	__atomic_compare_exchange_n(&sw->p[rank].ctrl[word], &cmp, swp, false,
-				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-	*old = cmp;
-	return WIN_OK;
-}
-
-static int shm_ctrl_read(void *tw, int rank, unsigned word, uint64_t *val)
-{
-	struct shm_win *sw = tw;
-
-	*val = __atomic_load_n(&sw->p[rank].ctrl[word], __ATOMIC_SEQ_CST);
-	return WIN_OK;
-}
-
-/* Sleepers on word W are counted in word W + 1 (LOCK_WAITERS, WAITERS). */
-static int shm_ctrl_wait(void *tw, int rank, unsigned word, uint64_t seen,
-			 int timeout_ms)
-{
-	struct shm_win *sw = tw;
-	uint64_t *c = sw->p[rank].ctrl;
-
-	__atomic_fetch_add(&c[word + 1], 1, __ATOMIC_SEQ_CST);
-	/* The futex watches the low half, where every change shows. */
-	win_futex_wait((uint32_t *)&c[word], (uint32_t)seen, timeout_ms);
-	__atomic_fetch_sub(&c[word + 1], 1, __ATOMIC_SEQ_CST);
-	return WIN_OK;
-}
-
-static int shm_ctrl_wake(void *tw, int rank, unsigned word)
-{
-	struct shm_win *sw = tw;
-	uint64_t *c = sw->p[rank].ctrl;
-
-	if (__atomic_load_n(&c[word + 1], __ATOMIC_SEQ_CST))
-		win_futex_wake((uint32_t *)&c[word]);
-	return WIN_OK;
-}
-
 const struct win_transport win_shm_transport = {
 	.name = "shm",
 	.open = shm_open_ctx,
@@ -625,9 +564,9 @@ const struct win_transport win_shm_transport = {
 	.put_signal = shm_put_signal,
 	.flush = shm_flush,
 	.req_progress = shm_req_progress,
-	.ctrl_fadd = shm_ctrl_fadd,
-	.ctrl_cas = shm_ctrl_cas,
-	.ctrl_read = shm_ctrl_read,
-	.ctrl_wait = shm_ctrl_wait,
-	.ctrl_wake = shm_ctrl_wake,
+	.ctrl_fadd = win_ctrlset_fadd,
+	.ctrl_cas = win_ctrlset_cas,
+	.ctrl_read = win_ctrlset_read,
+	.ctrl_wait = win_ctrlset_wait,
+	.ctrl_wake = win_ctrlset_wake,
 };
