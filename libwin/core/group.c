@@ -1,9 +1,15 @@
 /*
- * Groups. A named single-host group meets in a small POSIX shared-memory
- * segment ("/libwin.NAME"): members claim ranks, publish their pid, and use
- * it afterwards for the bootstrap collectives (barrier, allgather) that
- * window creation needs. The name is unlinked as soon as the group has
- * formed, so nothing is left in /dev/shm once a group is running.
+ * Groups. Every group runs its bootstrap collectives (barrier, allgather),
+ * its dead-peer check and its leave through a bootstrap table (core/boot.h).
+ *
+ * A named single-host group meets in a small POSIX shared-memory segment
+ * ("/libwin.NAME"): members claim ranks, publish their pid, and use it
+ * afterwards for the bootstrap collectives that window creation needs. The
+ * name is unlinked as soon as the group has formed, so nothing is left in
+ * /dev/shm once a group is running.
+ *
+ * Groups formed by other bootstraps (PMIx, MPI) exchange every member's pid
+ * and host id once, at creation, through the bootstrap's allgather.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/boot.h"
 #include "core/futex.h"
 #include "core/internal.h"
 
@@ -85,15 +92,32 @@ static bool pid_alive(pid_t pid)
 	return alive;
 }
 
+bool win_group_same_host(struct win_group *g, int rank)
+{
+	return g->hostid[rank] == g->hostid[g->rank];
+}
+
 int win_group_check_peers(struct win_group *g)
 {
 	for (int r = 0; r < g->size; r++) {
-		/* A member that left cleanly is not a dead peer: the others
-		 * may still be synchronizing among themselves. */
-		if (r == g->rank ||
-		    __atomic_load_n(&g->boot->m[r].left, __ATOMIC_ACQUIRE))
+		int rc;
+
+		if (r == g->rank)
 			continue;
-		if (!pid_alive(g->pids[r]))
+		/* What the bootstrap knows first: a member that left
+		 * cleanly (> 0) is not a dead peer, the others may still be
+		 * synchronizing among themselves. */
+		if (g->bops->check_peer) {
+			rc = g->bops->check_peer(g->bstate, r);
+			if (rc < 0)
+				return rc;
+			if (rc > 0)
+				continue;
+		}
+		/* Only a pid on this host means anything here; members on
+		 * other hosts are watched by the bootstrap and the network
+		 * transports (and bounded by the context's timeout). */
+		if (win_group_same_host(g, r) && !pid_alive(g->pids[r]))
 			return win_seterr(WIN_ERR_PEER,
 					  "rank %d (pid %d) of the group has "
 					  "died", r, (int)g->pids[r]);
@@ -101,27 +125,34 @@ int win_group_check_peers(struct win_group *g)
 	return WIN_OK;
 }
 
-bool win_group_same_host(struct win_group *g, int rank)
+uint64_t win_boot_host_id(const char *name)
 {
-	return g->hostid[rank] == g->hostid[g->rank];
-}
-
-static uint64_t host_id(void)
-{
-	char buf[128] = "";
+	char buf[384] = "";
 	uint64_t h = 1469598103934665603ull;
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
 	size_t n = 0;
 
 	if (f) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
+		n = fread(buf, 1, 127, f);
 		fclose(f);
 	}
 	buf[n] = '\0';
-	gethostname(buf + n, sizeof(buf) - n - 1);
+	/* WIN_HOSTNAME stands in for the host name: several "hosts" on one
+	 * machine, for testing the choice between host and network paths. */
+	if (!name)
+		name = getenv("WIN_HOSTNAME");
+	if (name && *name)
+		snprintf(buf + n, sizeof(buf) - n, "%s", name);
+	else
+		gethostname(buf + n, sizeof(buf) - n - 1);
 	for (const char *p = buf; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return h;
+	return h ? h : 1;
+}
+
+int win_boot_seterr(int status, const char *msg)
+{
+	return win_seterr(status, "%s", msg ? msg : "");
 }
 
 /*
@@ -163,13 +194,14 @@ static void boot_wake(uint32_t *word, uint32_t *waiters)
 		win_futex_wake(word);
 }
 
-int win_group_barrier(win_group_t *g)
+/* ---- the named single-host bootstrap (state: the group itself) ---- */
+
+static int shm_barrier(void *state)
 {
+	struct win_group *g = state;
 	struct win_boot *b;
 	uint32_t gen;
 
-	if (win_group_check(g))
-		return WIN_ERR_HANDLE;
 	if (g->size == 1)
 		return WIN_OK;
 	b = g->boot;
@@ -185,27 +217,77 @@ int win_group_barrier(win_group_t *g)
 				"barrier");
 }
 
-int win_group_allgather(struct win_group *g, const void *in, void *out,
-			size_t len)
+static int shm_allgather(void *state, const void *in, void *out,
+			 size_t len)
 {
+	struct win_group *g = state;
+
 	for (size_t done = 0; done < len || (len == 0 && done == 0);) {
 		size_t n = len - done < BOOT_SLOT ? len - done : BOOT_SLOT;
 		int rc;
 
 		memcpy(g->boot->slots + (size_t)g->rank * BOOT_SLOT,
 		       (const char *)in + done, n);
-		if ((rc = win_group_barrier(g)))
+		if ((rc = shm_barrier(g)))
 			return rc;
 		for (int r = 0; r < g->size; r++)
 			memcpy((char *)out + (size_t)r * len + done,
 			       g->boot->slots + (size_t)r * BOOT_SLOT, n);
-		if ((rc = win_group_barrier(g)))
+		if ((rc = shm_barrier(g)))
 			return rc;
 		done += n;
 		if (len == 0)
 			break;
 	}
 	return WIN_OK;
+}
+
+/* A member that left cleanly is not a dead peer. */
+static int shm_check_peer(void *state, int rank)
+{
+	struct win_group *g = state;
+
+	return __atomic_load_n(&g->boot->m[rank].left, __ATOMIC_ACQUIRE) ? 1 :
+									    0;
+}
+
+static void shm_leave(void *state)
+{
+	struct win_group *g = state;
+
+	__atomic_store_n(&g->boot->m[g->rank].left, 1, __ATOMIC_RELEASE);
+	munmap(g->boot, g->boot_len);
+	g->boot = NULL;
+}
+
+static const struct win_boot_ops shm_boot_ops = {
+	.name = "shm",
+	.barrier = shm_barrier,
+	.allgather = shm_allgather,
+	.check_peer = shm_check_peer,
+	.leave = shm_leave,
+};
+
+/* ---- dispatch ---- */
+
+int win_group_barrier(win_group_t *g)
+{
+	if (win_group_check(g))
+		return WIN_ERR_HANDLE;
+	if (g->size == 1)
+		return WIN_OK;
+	return g->bops->barrier(g->bstate);
+}
+
+int win_group_allgather(struct win_group *g, const void *in, void *out,
+			size_t len)
+{
+	if (g->size == 1) {
+		if (len)
+			memmove(out, in, len);
+		return WIN_OK;
+	}
+	return g->bops->allgather(g->bstate, in, out, len);
 }
 
 /* Open or create the rendezvous segment; *created says which. */
@@ -340,6 +422,8 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 	g->magic = WIN_MAGIC_GROUP;
 	g->ctx = ctx;
 	g->size = size;
+	g->bops = &shm_boot_ops;
+	g->bstate = g;
 
 	for (int attempt = 0;; attempt++) {
 		rc = boot_open(shmname, size, &b, &created);
@@ -377,7 +461,7 @@ int win_group_join(win_ctx_t *ctx, const char *name, int size, int rank,
 		munmap(b, g->boot_len);
 		goto fail;
 	}
-	b->m[g->rank].hostid = host_id();
+	b->m[g->rank].hostid = win_boot_host_id(NULL);
 	joined = __atomic_add_fetch(&b->joined, 1, __ATOMIC_SEQ_CST);
 	if (joined == (uint32_t)size) {
 		__atomic_fetch_add(&b->bar_gen, 1, __ATOMIC_SEQ_CST);
@@ -445,8 +529,8 @@ int win_group_leave(win_group_t *g)
 			break;
 		}
 	}
-	__atomic_store_n(&g->boot->m[g->rank].left, 1, __ATOMIC_RELEASE);
-	munmap(g->boot, g->boot_len);
+	g->bops->leave(g->bstate);
+	g->bstate = NULL;
 	free(g->pids);
 	free(g->hostid);
 	g->pids = NULL;
@@ -456,4 +540,86 @@ int win_group_leave(win_group_t *g)
 	g->next = g->ctx->dead_groups;
 	g->ctx->dead_groups = g;
 	return WIN_OK;
+}
+
+/* ---- groups over other bootstraps ---- */
+
+struct boot_card {
+	int32_t pid;
+	int32_t rank; /* checks that the bootstrap gathers in rank order */
+	uint64_t hostid;
+};
+
+int win_boot_group_create(win_ctx_t *ctx, int rank, int size,
+			  const struct win_boot_ops *ops, void *state,
+			  uint64_t hostid, win_group_t **gp)
+{
+	struct boot_card me, *all = NULL;
+	struct win_group *g;
+	int rc;
+
+	if (!ops || !ops->barrier || !ops->allgather || !ops->leave)
+		return win_seterr(WIN_ERR_ARG, "bootstrap without operations");
+	if (!win_ctx_live(ctx) || !gp || size < 1 || rank < 0 ||
+	    rank >= size) {
+		ops->leave(state);
+		if (!win_ctx_live(ctx))
+			return win_seterr(WIN_ERR_HANDLE, "group bootstrap: "
+					  "invalid or finalized context");
+		if (!gp)
+			return win_seterr(WIN_ERR_ARG, "group bootstrap: NULL "
+					  "group pointer");
+		return win_seterr(WIN_ERR_RANK, "group bootstrap: rank %d of "
+				  "%d", rank, size);
+	}
+	*gp = NULL;
+	g = calloc(1, sizeof(*g));
+	if (g) {
+		g->pids = calloc((size_t)size, sizeof(*g->pids));
+		g->hostid = calloc((size_t)size, sizeof(*g->hostid));
+		all = calloc((size_t)size, sizeof(*all));
+	}
+	if (!g || !g->pids || !g->hostid || !all) {
+		rc = win_seterr(WIN_ERR_NOMEM, "group bootstrap");
+		goto fail;
+	}
+	g->magic = WIN_MAGIC_GROUP;
+	g->ctx = ctx;
+	g->rank = rank;
+	g->size = size;
+	g->bops = ops;
+	g->bstate = state;
+	me = (struct boot_card){ .pid = (int32_t)getpid(), .rank = rank,
+				 .hostid = hostid ? hostid :
+						    win_boot_host_id(NULL) };
+	if (size == 1)
+		all[0] = me;
+	else if ((rc = ops->allgather(state, &me, all, sizeof(me))))
+		goto fail;
+	for (int r = 0; r < size; r++) {
+		if (all[r].rank != r) {
+			rc = win_seterr(WIN_ERR_MISMATCH, "%s bootstrap: slot "
+					"%d holds rank %d's data", ops->name,
+					r, (int)all[r].rank);
+			goto fail;
+		}
+		g->pids[r] = all[r].pid;
+		g->hostid[r] = all[r].hostid;
+	}
+	free(all);
+	win_log(ctx, WIN_LOG_INFO, "group of %d formed by %s, rank %d", size,
+		ops->name, rank);
+	g->next = ctx->groups;
+	ctx->groups = g;
+	*gp = g;
+	return WIN_OK;
+fail:
+	ops->leave(state);
+	free(all);
+	if (g) {
+		free(g->pids);
+		free(g->hostid);
+	}
+	free(g);
+	return rc;
 }

@@ -80,8 +80,9 @@ void win_req_release(struct win_ctx *ctx, struct win_req *req);
 /* Monotonic time in milliseconds. */
 uint64_t win_now_ms(void);
 
-/* ---- groups (core/group.c) ---- */
+/* ---- groups (core/group.c, bootstraps in core/boot.h) ---- */
 struct win_boot; /* the shared bootstrap segment of a named group */
+struct win_boot_ops;
 
 struct win_group {
 	uint32_t magic;
@@ -89,7 +90,11 @@ struct win_group {
 	struct win_group *next;
 	int rank;
 	int size;
-	struct win_boot *boot;
+	/* The bootstrap that carries the group's collectives: the named
+	 * single-host segment, PMIx, or an MPI communicator (libwin_mpi). */
+	const struct win_boot_ops *bops;
+	void *bstate;
+	struct win_boot *boot; /* named groups only (else NULL) */
 	size_t boot_len;
 	pid_t *pids;      /* per rank */
 	uint64_t *hostid; /* per rank; equal ids = same host */
