@@ -1,15 +1,1509 @@
-/* The ofi transport (not implemented yet: open() declines). */
+/*
+ * The ofi transport: one-sided operations over libfabric.
+ *
+ * Provider choice: fi_getinfo asks for FI_RMA | FI_ATOMIC on a reliable
+ * datagram endpoint (FI_EP_RDM; connection-oriented providers such as
+ * verbs are reached through the ofi_rxm utility provider, which libfabric
+ * layers on top of them), thread-safe domains, and the memory-registration
+ * modes handled here (FI_MR_VIRT_ADDR, FI_MR_PROV_KEY, FI_MR_LOCAL,
+ * FI_MR_ENDPOINT, FI_MR_ALLOCATED). WIN_OFI_PROVIDER names the provider
+ * ("tcp", "shm", "sockets", "tcp;ofi_rxm", "verbs;ofi_rxm", ...); without
+ * it the first match libfabric returns is used. Network providers are bound
+ * to 127.0.0.1 (node 127.0.0.1 with FI_SOURCE, FI_TCP_IFACE=lo when the
+ * environment does not set it), and an endpoint whose address is not a
+ * loopback address is refused: this transport never leaves the host.
+ *
+ * The fabric, domain and endpoint are created lazily, by the first window
+ * that this transport actually carries, so a context in which shm or kshim
+ * serve every peer pays only for the fi_getinfo.
+ *
+ * Windows: every member registers its part and its control block and
+ * sends its endpoint name, addresses and keys through the group bootstrap.
+ * put/get are fi_write/fi_read (fi_writemsg/fi_readmsg for vectors),
+ * atomics are fi_atomic/fi_fetch_atomic/fi_compare_atomic where
+ * fi_query_atomic offers the type and op, else compare-and-swap loops on
+ * the element. Control words (locks, post/complete, doorbells) are remote
+ * atomics on the registered control block; waits poll them with backoff.
+ * Nothing needs the target's CPU: when the provider's data progress is
+ * manual, a progress thread of this transport drives it (blocking in
+ * fi_cq_sread when the completion queue has a wait object, else polling
+ * with sleeps), and every wait of the calling thread drives it too.
+ *
+ * Completions go to one completion queue; each operation carries a context
+ * that whichever thread reaps the entry marks done. Remote completion
+ * (flush): with FI_ORDER_RMA_RAW from the provider, a trailing 8-byte
+ * fi_read of the target's control block after the writes (the read cannot
+ * pass them); without it every write is issued with FI_DELIVERY_COMPLETE
+ * and flush waits for the writes' completions.
+ *
+ * Errors: an error completion, a failed post, or a peer the group reports
+ * dead becomes WIN_ERR_PEER/WIN_ERR_TRANSPORT on the operation; every wait
+ * is bounded by the context's timeout (WIN_ERR_TIMEOUT).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_atomic.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#include "core/amo.h"
+#include "core/ctrl.h"
+#include "core/futex.h"
 #include "core/internal.h"
+
+#define OFI_VERSION FI_VERSION(1, 17)
+#define OFI_ADDR_MAX 256
+#define OFI_NTYPES 7  /* win_datatype_t 1..6 */
+#define OFI_NOPS 10   /* win_op_t 1..9 */
+#define OFI_MR_MODES (FI_MR_VIRT_ADDR | FI_MR_PROV_KEY | FI_MR_LOCAL | \
+		      FI_MR_ENDPOINT | FI_MR_ALLOCATED)
+
+/* One posted operation; the completion entry points back to it. */
+struct ofi_op {
+	struct fi_context2 fctx; /* first: op_context is the op */
+	int state;               /* 0 pending, 1 done */
+	int status;              /* WIN_OK or WIN_ERR_* */
+	int prov_err;            /* provider errno of an error completion */
+	struct fid_mr *lmr;      /* FI_MR_LOCAL registration, if any */
+	struct ofi_op *next_free;
+};
+
+enum { K_ATOMIC, K_FETCH, K_CMP };
+
+struct ofi_state {
+	struct win_ctx *ctx;
+	struct fi_info *info;
+	bool up;               /* fabric objects exist */
+	struct fid_fabric *fabric;
+	struct fid_domain *domain;
+	struct fid_ep *ep;
+	struct fid_av *av;
+	struct fid_cq *cq;
+	bool cq_waitable;
+	bool manual;           /* FI_PROGRESS_MANUAL data progress */
+	bool raw_order;        /* FI_ORDER_RMA_RAW: flush by trailing read */
+	uint64_t mr_mode;
+	size_t inject, max_msg, iov_limit, rma_iov_limit;
+	uint64_t next_key;
+	pthread_t thr;
+	bool thr_running;
+	int stop;
+	uint64_t issued, completed; /* ops with contexts */
+	struct ofi_op *free_ops;
+	/* Registered scratch for atomics' operands and results. */
+	uint64_t *scratch;
+	size_t scratch_len;
+	struct fid_mr *scratch_mr;
+	void *scratch_desc;
+	char myaddr[OFI_ADDR_MAX];
+	size_t myaddr_len;
+	char addr_str[128];
+	uint8_t native[OFI_NTYPES][OFI_NOPS][3];
+	size_t native_count[OFI_NTYPES][OFI_NOPS][3];
+	bool cswap64;          /* native 64-bit compare-and-swap */
+};
+
+struct ofi_peer {
+	fi_addr_t addr;
+	bool inserted;
+	bool dirty;            /* writes since the last remote completion */
+	uint64_t data_base, data_key;
+	uint64_t ctrl_base, ctrl_key;
+};
+
+struct ofi_win {
+	struct ofi_state *s;
+	struct win *w;
+	bool active;
+	struct ofi_peer *p;
+	struct fid_mr *data_mr, *ctrl_mr;
+};
+
+struct ofi_xchg {
+	uint64_t data_base, data_key;
+	uint64_t ctrl_base, ctrl_key;
+	uint32_t addr_len;
+	uint32_t pad;
+	char addr[OFI_ADDR_MAX];
+};
+
+/* ---- completion handling ---- */
+
+static int prov_status(int err)
+{
+	switch (err) {
+	case FI_ECONNREFUSED:
+	case FI_ECONNRESET:
+	case FI_ECONNABORTED:
+	case FI_ENOTCONN:
+	case FI_EHOSTUNREACH:
+	case FI_ESHUTDOWN:
+	case FI_ETIMEDOUT:
+	case EPIPE:
+	case FI_EIO:
+		return WIN_ERR_PEER;
+	}
+	return WIN_ERR_TRANSPORT;
+}
+
+static void op_done(struct ofi_state *s, struct ofi_op *op, int status,
+		    int err)
+{
+	op->status = status;
+	op->prov_err = err;
+	__atomic_store_n(&op->state, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&s->completed, 1, __ATOMIC_RELEASE);
+}
+
+/* Reap completions (this drives progress too). Returns entries seen. */
+static int ofi_poll(struct ofi_state *s)
+{
+	struct fi_cq_entry ent[16];
+	ssize_t n = fi_cq_read(s->cq, ent, 16);
+
+	if (n > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (ent[i].op_context)
+				op_done(s, ent[i].op_context, WIN_OK, 0);
+		return (int)n;
+	}
+	if (n == -FI_EAVAIL) {
+		struct fi_cq_err_entry e;
+
+		memset(&e, 0, sizeof(e));
+		if (fi_cq_readerr(s->cq, &e, 0) > 0 && e.op_context)
+			op_done(s, e.op_context, prov_status(e.err), e.err);
+		return 1;
+	}
+	return 0;
+}
+
+static void *progress_thread(void *arg)
+{
+	struct ofi_state *s = arg;
+	unsigned idle = 0;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		if (s->cq_waitable) {
+			struct fi_cq_entry ent;
+			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
+
+			if (n > 0 && ent.op_context)
+				op_done(s, ent.op_context, WIN_OK, 0);
+			else if (n == -FI_EAVAIL)
+				ofi_poll(s);
+			else if (n < 0 && n != -FI_EAGAIN &&
+				 n != -FI_ETIMEDOUT && n != -FI_EINTR)
+				s->cq_waitable = false; /* fall back */
+			continue;
+		}
+		if (ofi_poll(s)) {
+			idle = 0;
+			continue;
+		}
+		/* Poll often right after activity, then back off. */
+		idle = idle < 10 ? idle + 1 : 10;
+		struct timespec ts = { 0, 5000L << idle };
+
+		if (ts.tv_nsec > 2000000L)
+			ts.tv_nsec = 2000000L;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static struct ofi_op *op_get(struct ofi_state *s)
+{
+	struct ofi_op *op = s->free_ops;
+
+	if (op)
+		s->free_ops = op->next_free;
+	else if (!(op = calloc(1, sizeof(*op)))) {
+		win_seterr(WIN_ERR_NOMEM, "ofi operation");
+		return NULL;
+	}
+	memset(op, 0, sizeof(*op));
+	return op;
+}
+
+static void op_put(struct ofi_state *s, struct ofi_op *op)
+{
+	if (op->lmr)
+		fi_close(&op->lmr->fid);
+	op->lmr = NULL;
+	op->next_free = s->free_ops;
+	s->free_ops = op;
+}
+
+/* Deadline bookkeeping shared by every wait. */
+struct ofi_waiter {
+	struct ofi_win *ow;
+	uint64_t deadline;
+	unsigned spins;
+};
+
+/* One round of waiting: progress, backoff, peer and deadline checks. */
+static int wait_round(struct ofi_waiter *wt, int rank, const char *what)
+{
+	struct ofi_state *s = wt->ow->s;
+
+	if (ofi_poll(s)) {
+		wt->spins = 0;
+		return WIN_OK;
+	}
+	if (++wt->spins < 200) {
+		win_cpu_relax();
+		return WIN_OK;
+	}
+	if (wt->spins < 2000) {
+		sched_yield();
+		return WIN_OK;
+	}
+	if (wt->spins % 64 == 0) {
+		uint64_t now = win_now_ms();
+
+		if (!wt->deadline)
+			wt->deadline = now + (uint64_t)wt->ow->w->ctx->timeout_ms;
+		if (win_group_check_peers(wt->ow->w->group))
+			return win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: %s",
+					  what, rank, win_last_error());
+		if (now > wt->deadline)
+			return win_seterr(WIN_ERR_TIMEOUT, "ofi %s on rank %d: "
+					  "no completion in %d ms", what, rank,
+					  wt->ow->w->ctx->timeout_ms);
+	}
+	struct timespec ts = { 0, 20000 };
+
+	nanosleep(&ts, NULL);
+	return WIN_OK;
+}
+
+/* Wait for one operation; on failure the op is abandoned (not reused). */
+static int op_wait(struct ofi_win *ow, struct ofi_op *op, int rank,
+		   const char *what)
+{
+	struct ofi_waiter wt = { ow, 0, 0 };
+	int rc;
+
+	while (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
+		if ((rc = wait_round(&wt, rank, what)))
+			return rc;
+	}
+	rc = op->status;
+	if (rc)
+		rc = win_seterr(rc, "ofi %s on rank %d failed: %s", what, rank,
+				fi_strerror(op->prov_err));
+	op_put(ow->s, op);
+	return rc;
+}
+
+/* Wait until every operation with a context has completed. */
+static int wait_all(struct ofi_win *ow, int rank, const char *what)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_waiter wt = { ow, 0, 0 };
+	int rc;
+
+	while (__atomic_load_n(&s->completed, __ATOMIC_ACQUIRE) !=
+	       s->issued) {
+		if ((rc = wait_round(&wt, rank, what)))
+			return rc;
+	}
+	return WIN_OK;
+}
+
+/*
+ * Post with retries: a full transmit queue (-FI_EAGAIN) is drained by
+ * progress, within the context's timeout.
+ */
+#define OFI_POST(ow, rank, what, call)                                       \
+	({                                                                   \
+		struct ofi_waiter wt_ = { (ow), 0, 0 };                      \
+		ssize_t r_;                                                  \
+		int rc_ = WIN_OK;                                            \
+		while ((r_ = (call)) == -FI_EAGAIN) {                        \
+			wt_.spins = wt_.spins < 2000 ? 2000 : wt_.spins;     \
+			if ((rc_ = wait_round(&wt_, (rank), (what))))        \
+				break;                                       \
+		}                                                            \
+		if (rc_ == WIN_OK && r_ < 0)                                 \
+			rc_ = win_seterr(prov_status((int)-r_), "ofi %s on " \
+					 "rank %d: %s", (what), (rank),      \
+					 fi_strerror((int)-r_));             \
+		rc_;                                                         \
+	})
+
+/* ---- context ---- */
+
+static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
+		       size_t whylen)
+{
+	struct fi_info *hints = fi_allocinfo(), *info = NULL;
+	bool local = prov && strncmp(prov, "shm", 3) == 0;
+	int rc;
+
+	if (!hints) {
+		snprintf(why, whylen, "fi_allocinfo failed");
+		return WIN_ERR_NOMEM;
+	}
+	hints->caps = FI_RMA | FI_ATOMIC;
+	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_BUFFERED_RECV;
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->domain_attr->mr_mode = OFI_MR_MODES;
+	hints->domain_attr->threading = FI_THREAD_SAFE;
+	hints->addr_format = FI_FORMAT_UNSPEC;
+	if (prov && !(hints->fabric_attr->prov_name = strdup(prov))) {
+		fi_freeinfo(hints);
+		return WIN_ERR_NOMEM;
+	}
+	/* Network providers bind to the loopback address only. */
+	rc = fi_getinfo(OFI_VERSION, local ? NULL : "127.0.0.1", NULL,
+			local ? 0 : FI_SOURCE, hints, &info);
+	if (rc == -FI_ENODATA) {
+		/* Say why: no RMA at all, or RMA without atomics? */
+		struct fi_info *i2 = NULL;
+
+		hints->caps = FI_RMA;
+		if (fi_getinfo(OFI_VERSION, local ? NULL : "127.0.0.1", NULL,
+			       local ? 0 : FI_SOURCE, hints, &i2) == 0) {
+			snprintf(why, whylen, "provider %s offers FI_RMA but no "
+				 "FI_ATOMIC, which the control words need",
+				 i2->fabric_attr->prov_name);
+			fi_freeinfo(i2);
+		} else {
+			snprintf(why, whylen, "no libfabric provider%s%s offers "
+				 "FI_RMA|FI_ATOMIC on an RDM endpoint with "
+				 "thread-safe domains on loopback",
+				 prov ? " matching " : "", prov ? prov : "");
+		}
+		fi_freeinfo(hints);
+		return WIN_ERR_UNSUPPORTED;
+	}
+	fi_freeinfo(hints);
+	if (rc) {
+		snprintf(why, whylen, "fi_getinfo: %s", fi_strerror(-rc));
+		return WIN_ERR_UNSUPPORTED;
+	}
+	*out = info;
+	return WIN_OK;
+}
 
 static int ofi_open(struct win_ctx *ctx, void **state)
 {
-	(void)ctx;
+	struct ofi_state *s;
+	const char *prov = getenv("WIN_OFI_PROVIDER");
+	char why[200];
+	int rc;
+
 	*state = NULL;
-	return win_seterr(WIN_ERR_UNSUPPORTED, "the ofi transport is not "
-			  "implemented yet");
+	if (prov && !*prov)
+		prov = NULL;
+	/* The tcp provider enumerates interfaces from this variable. */
+	setenv("FI_TCP_IFACE", "lo", 0);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return win_seterr(WIN_ERR_NOMEM, "ofi state");
+	s->ctx = ctx;
+	rc = ofi_getinfo(prov, &s->info, why, sizeof(why));
+	if (rc) {
+		free(s);
+		win_log(ctx, WIN_LOG_INFO, "ofi: %s", why);
+		return win_seterr(rc, "ofi: %s", why);
+	}
+	s->next_key = 1;
+	*state = s;
+	return WIN_OK;
+}
+
+static void ofi_down(struct ofi_state *s)
+{
+	if (s->thr_running) {
+		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(s->thr, NULL);
+		s->thr_running = false;
+	}
+	if (s->scratch_mr)
+		fi_close(&s->scratch_mr->fid);
+	if (s->ep)
+		fi_close(&s->ep->fid);
+	if (s->av)
+		fi_close(&s->av->fid);
+	if (s->cq)
+		fi_close(&s->cq->fid);
+	if (s->domain)
+		fi_close(&s->domain->fid);
+	if (s->fabric)
+		fi_close(&s->fabric->fid);
+	free(s->scratch);
+	s->scratch = NULL;
+	s->scratch_mr = NULL;
+	s->ep = NULL;
+	s->av = NULL;
+	s->cq = NULL;
+	s->domain = NULL;
+	s->fabric = NULL;
+	s->up = false;
+}
+
+static void ofi_close_ctx(void *state)
+{
+	struct ofi_state *s = state;
+
+	if (!s)
+		return;
+	ofi_down(s);
+	while (s->free_ops) {
+		struct ofi_op *op = s->free_ops;
+
+		s->free_ops = op->next_free;
+		free(op);
+	}
+	fi_freeinfo(s->info);
+	free(s);
+}
+
+static bool ofi_reaches(void *state, struct win_group *g, int rank)
+{
+	return true;
+}
+
+static const enum fi_datatype fi_types[OFI_NTYPES] = {
+	[WIN_INT32] = FI_INT32, [WIN_INT64] = FI_INT64,
+	[WIN_UINT32] = FI_UINT32, [WIN_UINT64] = FI_UINT64,
+	[WIN_FLOAT] = FI_FLOAT, [WIN_DOUBLE] = FI_DOUBLE,
+};
+
+static const enum fi_op fi_ops[OFI_NOPS] = {
+	[WIN_OP_SUM] = FI_SUM, [WIN_OP_PROD] = FI_PROD,
+	[WIN_OP_MIN] = FI_MIN, [WIN_OP_MAX] = FI_MAX,
+	[WIN_OP_BAND] = FI_BAND, [WIN_OP_BOR] = FI_BOR,
+	[WIN_OP_BXOR] = FI_BXOR, [WIN_OP_REPLACE] = FI_ATOMIC_WRITE,
+	[WIN_OP_NO_OP] = FI_ATOMIC_READ,
+};
+
+static size_t query_one(struct ofi_state *s, int t, enum fi_op op,
+			uint64_t flags)
+{
+	struct fi_atomic_attr attr = { 0 };
+
+	if (fi_query_atomic(s->domain, fi_types[t], op, &attr, flags))
+		return 0;
+	return attr.count;
+}
+
+static void query_atomics(struct ofi_state *s)
+{
+	for (int t = 1; t < OFI_NTYPES; t++) {
+		size_t cnt;
+
+		for (int o = 1; o < OFI_NOPS; o++) {
+			if (!win_amo_valid(t, o))
+				continue;
+			if (o != WIN_OP_NO_OP &&
+			    (cnt = query_one(s, t, fi_ops[o], 0))) {
+				s->native[t][o][K_ATOMIC] = 1;
+				s->native_count[t][o][K_ATOMIC] = cnt;
+			}
+			if ((cnt = query_one(s, t, fi_ops[o], FI_FETCH_ATOMIC))) {
+				s->native[t][o][K_FETCH] = 1;
+				s->native_count[t][o][K_FETCH] = cnt;
+			}
+		}
+		if ((cnt = query_one(s, t, FI_CSWAP, FI_COMPARE_ATOMIC))) {
+			s->native[t][0][K_CMP] = 1;
+			s->native_count[t][0][K_CMP] = cnt;
+		}
+	}
+	s->cswap64 = s->native[WIN_UINT64][0][K_CMP];
+}
+
+static bool is_loopback(const void *addr, size_t len, uint32_t fmt)
+{
+	if (fmt == FI_SOCKADDR_IN || (fmt == FI_SOCKADDR &&
+				      len == sizeof(struct sockaddr_in))) {
+		const struct sockaddr_in *in = addr;
+
+		return in->sin_family == AF_INET &&
+		       (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (fmt == FI_SOCKADDR_IN6 || (fmt == FI_SOCKADDR &&
+				       len == sizeof(struct sockaddr_in6))) {
+		const struct sockaddr_in6 *in6 = addr;
+
+		return in6->sin6_family == AF_INET6 &&
+		       IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	/* Host-local address formats (shm names and the like). */
+	return fmt == FI_ADDR_STR;
+}
+
+static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
+		  struct fid_mr **mr)
+{
+	int rc = fi_mr_reg(s->domain, buf, len, access, 0,
+			   __atomic_fetch_add(&s->next_key, 1, __ATOMIC_RELAXED),
+			   0, mr, NULL);
+
+	if (rc)
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_mr_reg of %zu "
+				  "bytes: %s", len, fi_strerror(-rc));
+	if (s->mr_mode & FI_MR_ENDPOINT) {
+		if ((rc = fi_mr_bind(*mr, &s->ep->fid, 0)) == 0)
+			rc = fi_mr_enable(*mr);
+		if (rc) {
+			fi_close(&(*mr)->fid);
+			*mr = NULL;
+			return win_seterr(WIN_ERR_TRANSPORT, "ofi: binding a "
+					  "memory region to the endpoint: %s",
+					  fi_strerror(-rc));
+		}
+	}
+	return WIN_OK;
+}
+
+#define UP_FAIL(what, r)                                                   \
+	do {                                                               \
+		rc = win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): %s: %s",     \
+				s->info->fabric_attr->prov_name, what,     \
+				fi_strerror(-(int)(r)));                   \
+		goto fail;                                                 \
+	} while (0)
+
+/* Create the fabric objects (first window this transport serves). */
+static int ofi_up(struct ofi_state *s)
+{
+	struct fi_info *info = s->info;
+	struct fi_cq_attr cqa = { .format = FI_CQ_FORMAT_CONTEXT,
+				  .wait_obj = FI_WAIT_UNSPEC };
+	struct fi_av_attr ava = { .type = info->domain_attr->av_type };
+	int rc;
+
+	if (s->up)
+		return WIN_OK;
+	s->mr_mode = info->domain_attr->mr_mode;
+	s->manual = info->domain_attr->data_progress == FI_PROGRESS_MANUAL;
+	s->raw_order = (info->tx_attr->msg_order & FI_ORDER_RMA_RAW) &&
+		       (info->tx_attr->msg_order & FI_ORDER_ATOMIC_RAW);
+	s->inject = info->tx_attr->inject_size;
+	s->max_msg = info->ep_attr->max_msg_size ? info->ep_attr->max_msg_size :
+						   (size_t)1 << 30;
+	s->iov_limit = info->tx_attr->iov_limit ? info->tx_attr->iov_limit : 1;
+	s->rma_iov_limit = info->tx_attr->rma_iov_limit ?
+			   info->tx_attr->rma_iov_limit : 1;
+	if (s->iov_limit > 16)
+		s->iov_limit = 16;
+	if (info->domain_attr->mr_key_size > 8) {
+		rc = win_seterr(WIN_ERR_UNSUPPORTED, "ofi (%s): memory keys "
+				"of %zu bytes (FI_MR_RAW) are not supported",
+				info->fabric_attr->prov_name,
+				info->domain_attr->mr_key_size);
+		return rc;
+	}
+	if ((rc = fi_fabric(info->fabric_attr, &s->fabric, NULL)))
+		UP_FAIL("fi_fabric", rc);
+	if ((rc = fi_domain(s->fabric, info, &s->domain, NULL)))
+		UP_FAIL("fi_domain", rc);
+	if ((rc = fi_cq_open(s->domain, &cqa, &s->cq, NULL))) {
+		cqa.wait_obj = FI_WAIT_NONE;
+		if ((rc = fi_cq_open(s->domain, &cqa, &s->cq, NULL)))
+			UP_FAIL("fi_cq_open", rc);
+	} else {
+		s->cq_waitable = true;
+	}
+	if ((rc = fi_av_open(s->domain, &ava, &s->av, NULL)))
+		UP_FAIL("fi_av_open", rc);
+	if ((rc = fi_endpoint(s->domain, info, &s->ep, NULL)))
+		UP_FAIL("fi_endpoint", rc);
+	if ((rc = fi_ep_bind(s->ep, &s->cq->fid, FI_TRANSMIT | FI_RECV)))
+		UP_FAIL("binding the completion queue", rc);
+	if ((rc = fi_ep_bind(s->ep, &s->av->fid, 0)))
+		UP_FAIL("binding the address vector", rc);
+	if ((rc = fi_enable(s->ep)))
+		UP_FAIL("fi_enable", rc);
+	s->myaddr_len = sizeof(s->myaddr);
+	if ((rc = fi_getname(&s->ep->fid, s->myaddr, &s->myaddr_len)))
+		UP_FAIL("fi_getname", rc);
+	if (!is_loopback(s->myaddr, s->myaddr_len, info->addr_format)) {
+		rc = win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the endpoint's "
+				"address is not a loopback address; refusing "
+				"to use it", info->fabric_attr->prov_name);
+		goto fail;
+	}
+	{
+		size_t l = sizeof(s->addr_str);
+
+		if (!fi_av_straddr(s->av, s->myaddr, s->addr_str, &l))
+			snprintf(s->addr_str, sizeof(s->addr_str), "?");
+	}
+	s->scratch_len = 4096;
+	if (posix_memalign((void **)&s->scratch, 4096, s->scratch_len)) {
+		rc = win_seterr(WIN_ERR_NOMEM, "ofi scratch");
+		goto fail;
+	}
+	memset(s->scratch, 0, s->scratch_len);
+	if ((rc = mr_reg(s, s->scratch, s->scratch_len,
+			 FI_READ | FI_WRITE | FI_REMOTE_READ |
+			 FI_REMOTE_WRITE, &s->scratch_mr)))
+		goto fail;
+	s->scratch_desc = fi_mr_desc(s->scratch_mr);
+	query_atomics(s);
+	if (!s->cswap64 || !s->native[WIN_UINT64][WIN_OP_SUM][K_FETCH]) {
+		rc = win_seterr(WIN_ERR_UNSUPPORTED, "ofi (%s): no 64-bit "
+				"fetch-add/compare-and-swap for the control "
+				"words", info->fabric_attr->prov_name);
+		goto fail;
+	}
+	if (s->manual) {
+		if ((rc = pthread_create(&s->thr, NULL, progress_thread, s))) {
+			rc = win_seterr_sys(WIN_ERR_SYS, rc, "ofi progress "
+					    "thread");
+			goto fail;
+		}
+		s->thr_running = true;
+	}
+	s->up = true;
+	return WIN_OK;
+fail:
+	ofi_down(s);
+	return rc;
+}
+
+/* ---- windows ---- */
+
+static int ofi_win_close(struct win *w, void *tw);
+
+static int ofi_win_open(struct win *w, void *state, const bool *serves,
+			void **twp)
+{
+	struct ofi_state *s = state;
+	struct ofi_win *ow;
+	struct ofi_xchg me, *all = NULL;
+	uint8_t need = 0, *needs;
+	bool any = false;
+	int rc;
+
+	for (int r = 0; r < w->size; r++)
+		need |= serves[r];
+	needs = calloc((size_t)w->size, 1);
+	ow = calloc(1, sizeof(*ow));
+	if (!needs || !ow) {
+		free(needs);
+		free(ow);
+		return win_seterr(WIN_ERR_NOMEM, "ofi window");
+	}
+	ow->s = s;
+	ow->w = w;
+	/* First, does anybody use ofi for this window? (Every member asks,
+	 * so the collectives below stay matched.) */
+	rc = win_group_allgather(w->group, &need, needs, 1);
+	for (int r = 0; r < w->size && rc == WIN_OK; r++)
+		any |= needs[r];
+	free(needs);
+	if (rc || !any) {
+		free(ow);
+		if (rc)
+			return rc;
+		*twp = NULL;
+		return WIN_OK;
+	}
+	rc = ofi_up(s);
+	ow->active = true;
+	if (rc == WIN_OK && !(ow->p = calloc((size_t)w->size, sizeof(*ow->p))))
+		rc = win_seterr(WIN_ERR_NOMEM, "ofi window");
+	if (rc == WIN_OK && !(all = calloc((size_t)w->size, sizeof(*all))))
+		rc = win_seterr(WIN_ERR_NOMEM, "ofi window");
+	memset(&me, 0, sizeof(me));
+	if (rc == WIN_OK && w->len)
+		rc = mr_reg(s, w->data_lib, w->len,
+			    FI_REMOTE_READ | FI_REMOTE_WRITE | FI_READ |
+			    FI_WRITE, &ow->data_mr);
+	if (rc == WIN_OK)
+		rc = mr_reg(s, w->ctrl.addr, w->ctrl.len,
+			    FI_REMOTE_READ | FI_REMOTE_WRITE | FI_READ |
+			    FI_WRITE, &ow->ctrl_mr);
+	if (rc == WIN_OK) {
+		bool virt = s->mr_mode & FI_MR_VIRT_ADDR;
+
+		if (ow->data_mr) {
+			me.data_base = virt ? (uintptr_t)w->data_lib : 0;
+			me.data_key = fi_mr_key(ow->data_mr);
+		}
+		me.ctrl_base = virt ? (uintptr_t)w->ctrl.addr : 0;
+		me.ctrl_key = fi_mr_key(ow->ctrl_mr);
+		me.addr_len = (uint32_t)s->myaddr_len;
+		memcpy(me.addr, s->myaddr, s->myaddr_len);
+	}
+	/* Everyone's failure is everyone's: nobody waits for a member that
+	 * has given up before the exchange. */
+	rc = win_agree(w->group, rc);
+	if (rc == WIN_OK)
+		rc = win_group_allgather(w->group, &me, all, sizeof(me));
+	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
+		struct ofi_peer *p = &ow->p[r];
+		int n;
+
+		p->data_base = all[r].data_base;
+		p->data_key = all[r].data_key;
+		p->ctrl_base = all[r].ctrl_base;
+		p->ctrl_key = all[r].ctrl_key;
+		n = fi_av_insert(s->av, all[r].addr, 1, &p->addr, 0, NULL);
+		if (n != 1)
+			rc = win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_av_insert of "
+					"rank %d's address: %s", r,
+					fi_strerror(n < 0 ? -n : FI_EINVAL));
+		else
+			p->inserted = true;
+	}
+	free(all);
+	if (rc == WIN_OK)
+		rc = win_agree(w->group, rc);
+	if (rc) {
+		ofi_win_close(w, ow);
+		return rc;
+	}
+	*twp = ow;
+	return WIN_OK;
+}
+
+static int ofi_win_close(struct win *w, void *tw)
+{
+	struct ofi_win *ow = tw;
+
+	if (!ow)
+		return WIN_OK;
+	if (ow->active && ow->s->up) {
+		/* Let what is still in flight finish (bounded). */
+		if (ow->p)
+			wait_all(ow, -1, "window close");
+		for (int r = 0; ow->p && r < w->size; r++)
+			if (ow->p[r].inserted)
+				fi_av_remove(ow->s->av, &ow->p[r].addr, 1, 0);
+		if (ow->data_mr)
+			fi_close(&ow->data_mr->fid);
+		if (ow->ctrl_mr)
+			fi_close(&ow->ctrl_mr->fid);
+	}
+	free(ow->p);
+	free(ow);
+	return WIN_OK;
+}
+
+/* ---- data movement ---- */
+
+/* Local descriptor for `buf` (FI_MR_LOCAL registers it for the op). */
+static int local_desc(struct ofi_state *s, struct ofi_op *op, void *buf,
+		      size_t len, uint64_t access, void **desc)
+{
+	int rc;
+
+	*desc = NULL;
+	if (!(s->mr_mode & FI_MR_LOCAL) || !len)
+		return WIN_OK;
+	if ((rc = mr_reg(s, buf, len, access, &op->lmr)))
+		return rc;
+	*desc = fi_mr_desc(op->lmr);
+	return WIN_OK;
+}
+
+static inline uint64_t data_addr(struct ofi_peer *p, size_t off)
+{
+	return p->data_base + off;
+}
+
+/* The flags for writes: delivery-complete when flush relies on it. */
+static inline uint64_t write_flags(struct ofi_state *s)
+{
+	return s->raw_order ? 0 : FI_DELIVERY_COMPLETE;
+}
+
+/* Post one contiguous write or read of at most max_msg bytes. */
+static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
+		   uint64_t raddr, uint64_t key, bool write, struct ofi_op **opp)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	struct ofi_op *op;
+	void *desc;
+	int rc;
+
+	*opp = NULL;
+	if (write && len <= s->inject && s->raw_order &&
+	    !(s->mr_mode & FI_MR_LOCAL)) {
+		/* Small write: the provider copies it, no completion. */
+		p->dirty = true;
+		return OFI_POST(ow, rank, "put",
+				fi_inject_write(s->ep, buf, len, p->addr, raddr,
+						key));
+	}
+	if (!(op = op_get(s)))
+		return WIN_ERR_NOMEM;
+	if ((rc = local_desc(s, op, buf, len, write ? FI_WRITE : FI_READ,
+			     &desc))) {
+		op_put(s, op);
+		return rc;
+	}
+	if (write) {
+		struct iovec iov = { buf, len };
+		struct fi_rma_iov riov = { raddr, len, key };
+		struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &desc,
+					  .iov_count = 1, .addr = p->addr,
+					  .rma_iov = &riov, .rma_iov_count = 1,
+					  .context = op };
+		uint64_t fl = FI_COMPLETION | write_flags(s);
+
+		if (len <= s->inject)
+			fl |= FI_INJECT;
+		rc = OFI_POST(ow, rank, "put", fi_writemsg(s->ep, &msg, fl));
+		p->dirty = true;
+	} else {
+		rc = OFI_POST(ow, rank, "get",
+			      fi_read(s->ep, buf, len, desc, p->addr, raddr,
+				      key, op));
+	}
+	if (rc) {
+		op_put(s, op);
+		return rc;
+	}
+	s->issued++;
+	*opp = op;
+	return WIN_OK;
+}
+
+static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
+		  size_t off, bool write, struct win_req *req)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	const char *what = write ? "put" : "get";
+	int rc = WIN_OK;
+
+	if (!len)
+		return WIN_OK;
+	for (size_t done = 0; done < len && rc == WIN_OK;) {
+		size_t n = len - done < s->max_msg ? len - done : s->max_msg;
+		struct ofi_op *op;
+
+		rc = post_rw(ow, rank, (char *)buf + done, n,
+			     data_addr(p, off + done), p->data_key, write, &op);
+		if (rc == WIN_OK && op) {
+			/* A request keeps the last piece; the earlier
+			 * pieces complete in order behind... not
+			 * guaranteed, so wait for them here. */
+			if (req && done + n == len) {
+				req->tp_data[0] = (uintptr_t)op;
+				req->tp_data[1] = (uint64_t)rank;
+				req->done = 0;
+			} else {
+				rc = op_wait(ow, op, rank, what);
+			}
+		}
+		done += n;
+	}
+	return rc;
+}
+
+static int ofi_put(void *tw, int rank, const void *src, size_t len,
+		   size_t off, struct win_req *req)
+{
+	return ofi_rw(tw, rank, (void *)src, len, off, true, req);
+}
+
+static int ofi_get(void *tw, int rank, void *dst, size_t len, size_t off,
+		   struct win_req *req)
+{
+	return ofi_rw(tw, rank, dst, len, off, false, req);
+}
+
+static int ofi_req_progress(void *tw, struct win_req *req, int *done)
+{
+	struct ofi_win *ow = tw;
+	struct ofi_op *op = (struct ofi_op *)(uintptr_t)req->tp_data[0];
+	int rank = (int)req->tp_data[1];
+
+	*done = 0;
+	if (!op) {
+		*done = 1;
+		return WIN_OK;
+	}
+	if (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
+		ofi_poll(ow->s);
+		if (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
+			/* Bound the wait: req_wait loops on this. */
+			if (!req->tp_data[2])
+				req->tp_data[2] = win_now_ms() +
+					(uint64_t)ow->w->ctx->timeout_ms;
+			else if (win_now_ms() > req->tp_data[2])
+				return win_seterr(WIN_ERR_TIMEOUT, "ofi request "
+						  "on rank %d: no completion "
+						  "in %d ms", rank,
+						  ow->w->ctx->timeout_ms);
+			if (win_group_check_peers(ow->w->group))
+				return win_seterr(WIN_ERR_PEER, "ofi request on "
+						  "rank %d: %s", rank,
+						  win_last_error());
+			return WIN_OK;
+		}
+	}
+	req->tp_data[0] = 0;
+	*done = 1;
+	return op_wait(ow, op, rank, "request");
+}
+
+/* Vectors: fi_writemsg/fi_readmsg, one target span per message with up
+ * to iov_limit local pieces. */
+static int ofi_vector(struct ofi_win *ow, int rank, const struct iovec *iov,
+		      int iovcnt, const struct win_span *spans, int nspans,
+		      bool write)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	const char *what = write ? "putv" : "getv";
+	size_t io = 0;
+	int i = 0, rc = WIN_OK;
+	/* FI_MR_LOCAL: one registered piece per message. */
+	size_t lim = (s->mr_mode & FI_MR_LOCAL) ? 1 : s->iov_limit;
+	struct ofi_op *ops[64];
+	int nops = 0;
+
+	for (int sp = 0; sp < nspans && rc == WIN_OK; sp++) {
+		size_t so = 0;
+
+		while (so < spans[sp].len && rc == WIN_OK) {
+			struct iovec liov[16];
+			void *desc[16] = { 0 };
+			size_t nl = 0, bytes = 0;
+			size_t want = spans[sp].len - so;
+			struct ofi_op *op;
+
+			if (want > s->max_msg)
+				want = s->max_msg;
+			while (bytes < want && nl < lim && i < iovcnt) {
+				size_t n = iov[i].iov_len - io;
+
+				if (n > want - bytes)
+					n = want - bytes;
+				liov[nl].iov_base = (char *)iov[i].iov_base + io;
+				liov[nl++].iov_len = n;
+				bytes += n;
+				io += n;
+				if (io == iov[i].iov_len) {
+					i++;
+					io = 0;
+				}
+			}
+			if (!bytes) {
+				while (i < iovcnt && iov[i].iov_len == 0)
+					i++;
+				if (i >= iovcnt)
+					break;
+				continue;
+			}
+			if (!(op = op_get(s))) {
+				rc = WIN_ERR_NOMEM;
+				break;
+			}
+			if (s->mr_mode & FI_MR_LOCAL) {
+				rc = local_desc(s, op, liov[0].iov_base,
+						liov[0].iov_len,
+						write ? FI_WRITE : FI_READ,
+						&desc[0]);
+				if (rc) {
+					op_put(s, op);
+					break;
+				}
+			}
+			struct fi_rma_iov riov = {
+				data_addr(p, spans[sp].off + so), bytes,
+				p->data_key };
+			struct fi_msg_rma msg = {
+				.msg_iov = liov, .desc = desc,
+				.iov_count = nl, .addr = p->addr,
+				.rma_iov = &riov, .rma_iov_count = 1,
+				.context = op };
+
+			if (write) {
+				rc = OFI_POST(ow, rank, what,
+					      fi_writemsg(s->ep, &msg,
+							  FI_COMPLETION |
+							  write_flags(s)));
+				p->dirty = true;
+			} else {
+				rc = OFI_POST(ow, rank, what,
+					      fi_readmsg(s->ep, &msg,
+							 FI_COMPLETION));
+			}
+			if (rc) {
+				op_put(s, op);
+				break;
+			}
+			s->issued++;
+			so += bytes;
+			ops[nops++] = op;
+			if (nops == 64) {
+				for (int k = 0; k < nops && rc == WIN_OK; k++)
+					rc = op_wait(ow, ops[k], rank, what);
+				nops = 0;
+			}
+		}
+	}
+	for (int k = 0; k < nops; k++) {
+		int r2 = op_wait(ow, ops[k], rank, what);
+
+		if (rc == WIN_OK)
+			rc = r2;
+	}
+	return rc;
+}
+
+static int ofi_putv(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		    const struct win_span *spans, int nspans)
+{
+	return ofi_vector(tw, rank, iov, iovcnt, spans, nspans, true);
+}
+
+static int ofi_getv(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		    const struct win_span *spans, int nspans)
+{
+	return ofi_vector(tw, rank, iov, iovcnt, spans, nspans, false);
+}
+
+/* ---- atomics ---- */
+
+/*
+ * One native atomic on `count` elements at raddr: operands and results go
+ * through the registered scratch (so FI_MR_LOCAL needs nothing more).
+ */
+static int native_amo(struct ofi_win *ow, int rank, int kind, int type,
+		      enum fi_op fop, uint64_t raddr, uint64_t key,
+		      const void *operand, const void *compare, void *result,
+		      size_t count)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	size_t tsize = win_datatype_size(type);
+	char *buf = (char *)s->scratch;       /* operand: first third */
+	char *cmp = buf + s->scratch_len / 3; /* compare */
+	char *res = buf + 2 * (s->scratch_len / 3); /* result */
+	void *d = s->scratch_desc;
+	struct ofi_op *op;
+	int rc;
+
+	if (operand)
+		memcpy(buf, operand, count * tsize);
+	else
+		memset(buf, 0, count * tsize);
+	if (!(op = op_get(s)))
+		return WIN_ERR_NOMEM;
+	switch (kind) {
+	case K_ATOMIC:
+		rc = OFI_POST(ow, rank, "atomic",
+			      fi_atomic(s->ep, buf, count, d, p->addr, raddr,
+					key, fi_types[type], fop, op));
+		break;
+	case K_FETCH:
+		rc = OFI_POST(ow, rank, "atomic",
+			      fi_fetch_atomic(s->ep, buf, count, d, res, d,
+					      p->addr, raddr, key,
+					      fi_types[type], fop, op));
+		break;
+	default:
+		memcpy(cmp, compare, count * tsize);
+		rc = OFI_POST(ow, rank, "atomic",
+			      fi_compare_atomic(s->ep, buf, count, d, cmp, d,
+						res, d, p->addr, raddr, key,
+						fi_types[type], FI_CSWAP, op));
+		break;
+	}
+	if (rc) {
+		op_put(s, op);
+		return rc;
+	}
+	s->issued++;
+	if (kind == K_ATOMIC)
+		p->dirty = true;
+	if ((rc = op_wait(ow, op, rank, "atomic")))
+		return rc;
+	if (result && kind != K_ATOMIC)
+		memcpy(result, res, count * tsize);
+	return WIN_OK;
+}
+
+/* Integer type of the same width, for compare-and-swap loops. */
+static int cas_type(int type)
+{
+	return win_datatype_size(type) == 4 ? WIN_UINT32 : WIN_UINT64;
+}
+
+/* Element `i` of `a` by a compare-and-swap loop on its bits. */
+static int emulated_elem(struct ofi_win *ow, int rank, const struct win_amo *a,
+			 size_t i)
+{
+	struct ofi_peer *p = &ow->p[rank];
+	size_t tsize = win_datatype_size(a->type);
+	uint64_t raddr = data_addr(p, a->off + i * tsize);
+	int ct = cas_type(a->type);
+	uint64_t old = 0, nv = 0, seen = 0;
+	int rc;
+
+	if (!ow->s->native[ct][0][K_CMP])
+		return win_seterr(WIN_ERR_UNSUPPORTED, "ofi: the provider has "
+				  "neither this atomic nor a %zu-byte "
+				  "compare-and-swap", tsize);
+	/* Start from an atomic read of the element. */
+	rc = native_amo(ow, rank, K_FETCH, ct, FI_ATOMIC_READ, raddr,
+			p->data_key, NULL, NULL, &old, 1);
+	if (rc)
+		return rc;
+	for (unsigned tries = 0;; tries++) {
+		bool write = win_amo_compute(a, i, &old, &nv);
+
+		if (!write) {
+			/* Nothing to store (NO_OP, failed compare, or no
+			 * change): the read value is the result. */
+			seen = old;
+			break;
+		}
+		rc = native_amo(ow, rank, K_CMP, ct, FI_CSWAP, raddr,
+				p->data_key, &nv, &old, &seen, 1);
+		if (rc)
+			return rc;
+		if (memcmp(&seen, &old, tsize) == 0)
+			break;
+		old = seen;
+		if (tries > 1000000)
+			return win_seterr(WIN_ERR_TIMEOUT, "ofi: emulated "
+					  "atomic on rank %d never won its "
+					  "compare-and-swap", rank);
+	}
+	if (a->result)
+		memcpy((char *)a->result + i * tsize, &seen, tsize);
+	return WIN_OK;
+}
+
+static int ofi_amo(void *tw, int rank, const struct win_amo *a)
+{
+	struct ofi_win *ow = tw;
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	size_t tsize = win_datatype_size(a->type);
+	size_t max = (s->scratch_len / 3) / tsize;
+	int kind, o = a->op;
+	int rc = WIN_OK;
+
+	if (a->op == WIN_AMO_CSWAP) {
+		kind = K_CMP;
+		o = 0;
+	} else if (a->result || a->op == WIN_OP_NO_OP) {
+		kind = K_FETCH;
+	} else {
+		/* Accumulate: the fetching form, so its completion means
+		 * the target has applied it (remote completion). */
+		kind = s->native[a->type][o][K_FETCH] ? K_FETCH : K_ATOMIC;
+	}
+	if (a->op == WIN_OP_NO_OP && !a->result)
+		return WIN_OK;
+	if (!s->native[a->type][o][kind]) {
+		for (size_t i = 0; i < a->count && rc == WIN_OK; i++)
+			rc = emulated_elem(ow, rank, a, i);
+		return rc;
+	}
+	if (s->native_count[a->type][o][kind] < max)
+		max = s->native_count[a->type][o][kind];
+	for (size_t done = 0; done < a->count && rc == WIN_OK;) {
+		size_t n = a->count - done < max ? a->count - done : max;
+		const char *opnd = a->operand ?
+				   (const char *)a->operand + done * tsize :
+				   NULL;
+		const char *cmp = a->compare ?
+				  (const char *)a->compare + done * tsize :
+				  NULL;
+		char *res = a->result ? (char *)a->result + done * tsize :
+					NULL;
+
+		rc = native_amo(ow, rank, kind, a->type,
+				kind == K_CMP ? FI_CSWAP : fi_ops[o],
+				data_addr(p, a->off + done * tsize),
+				p->data_key, opnd, cmp, res, n);
+		done += n;
+	}
+	return rc;
+}
+
+static int ofi_flush(void *tw, int rank);
+
+static int ofi_put_signal(void *tw, int rank, const void *src, size_t len,
+			  size_t off, size_t sig_off, uint64_t value,
+			  int sig_op)
+{
+	struct ofi_win *ow = tw;
+	struct ofi_peer *p = &ow->p[rank];
+	uint64_t old;
+	int rc = ofi_put(tw, rank, src, len, off, NULL);
+
+	/* The data is remotely complete before the signal is applied. */
+	if (rc == WIN_OK)
+		rc = ofi_flush(tw, rank);
+	if (rc)
+		return rc;
+	return native_amo(ow, rank, K_FETCH, WIN_UINT64,
+			  sig_op == WIN_SIGNAL_ADD ? FI_SUM : FI_ATOMIC_WRITE,
+			  data_addr(p, sig_off), p->data_key, &value, NULL,
+			  &old, 1);
+}
+
+/* Remote completion of the writes issued to one target. */
+static int flush_one(struct ofi_win *ow, int rank, struct ofi_op **opp)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	struct ofi_op *op;
+	int rc;
+
+	*opp = NULL;
+	if (!p->dirty || !s->raw_order)
+		return WIN_OK;
+	/* The read cannot pass the writes before it (FI_ORDER_RMA_RAW),
+	 * so its completion says they are all visible at the target. */
+	if (!(op = op_get(s)))
+		return WIN_ERR_NOMEM;
+	rc = OFI_POST(ow, rank, "flush",
+		      fi_read(s->ep, (char *)s->scratch + s->scratch_len - 8,
+			      8, s->scratch_desc, p->addr, p->ctrl_base,
+			      p->ctrl_key, op));
+	if (rc) {
+		op_put(s, op);
+		return rc;
+	}
+	s->issued++;
+	p->dirty = false;
+	*opp = op;
+	return WIN_OK;
+}
+
+static int ofi_flush(void *tw, int rank)
+{
+	struct ofi_win *ow = tw;
+	int rc = WIN_OK;
+
+	if (!ow || !ow->active)
+		return WIN_OK;
+	if (rank >= 0) {
+		struct ofi_op *op;
+
+		rc = flush_one(ow, rank, &op);
+		if (rc == WIN_OK && op)
+			rc = op_wait(ow, op, rank, "flush");
+	} else {
+		for (int r = 0; r < ow->w->size && rc == WIN_OK; r++) {
+			struct ofi_op *op;
+
+			if (ow->w->peers[r].tw != ow)
+				continue;
+			rc = flush_one(ow, r, &op);
+			if (rc == WIN_OK && op)
+				rc = op_wait(ow, op, r, "flush");
+		}
+	}
+	/* With delivery-complete writes, their completions are the proof. */
+	if (rc == WIN_OK)
+		rc = wait_all(ow, rank, "flush");
+	return rc;
+}
+
+/* ---- control words ---- */
+
+static inline uint64_t ctrl_addr(struct ofi_peer *p, unsigned word)
+{
+	return p->ctrl_base + (uint64_t)word * 8;
+}
+
+static int ofi_ctrl_fadd(void *tw, int rank, unsigned word, uint64_t add,
+			 uint64_t *old)
+{
+	struct ofi_win *ow = tw;
+	struct ofi_peer *p = &ow->p[rank];
+	uint64_t v;
+
+	return native_amo(ow, rank, K_FETCH, WIN_UINT64, FI_SUM,
+			  ctrl_addr(p, word), p->ctrl_key, &add, NULL,
+			  old ? old : &v, 1);
+}
+
+static int ofi_ctrl_cas(void *tw, int rank, unsigned word, uint64_t cmp,
+			uint64_t swp, uint64_t *old)
+{
+	struct ofi_win *ow = tw;
+	struct ofi_peer *p = &ow->p[rank];
+
+	return native_amo(ow, rank, K_CMP, WIN_UINT64, FI_CSWAP,
+			  ctrl_addr(p, word), p->ctrl_key, &swp, &cmp, old, 1);
+}
+
+static int ofi_ctrl_read(void *tw, int rank, unsigned word, uint64_t *val)
+{
+	struct ofi_win *ow = tw;
+	struct ofi_peer *p = &ow->p[rank];
+
+	if (rank == ow->w->rank) {
+		/* Our own word: an aligned load sees every update the
+		 * provider has applied; drive progress so it applies them. */
+		ofi_poll(ow->s);
+		*val = __atomic_load_n(win_ctrl_word(ow->w, word),
+				       __ATOMIC_SEQ_CST);
+		return WIN_OK;
+	}
+	if (ow->s->native[WIN_UINT64][WIN_OP_NO_OP][K_FETCH])
+		return native_amo(ow, rank, K_FETCH, WIN_UINT64, FI_ATOMIC_READ,
+				  ctrl_addr(p, word), p->ctrl_key, NULL, NULL,
+				  val, 1);
+	/* No atomic read: fetch-add of zero. */
+	return ofi_ctrl_fadd(tw, rank, word, 0, val);
+}
+
+/* Poll the word with backoff: nothing here needs the target's CPU. */
+static int ofi_ctrl_wait(void *tw, int rank, unsigned word, uint64_t seen,
+			 int timeout_ms)
+{
+	uint64_t end = win_now_ms() + (uint64_t)timeout_ms;
+	long ns = 2000;
+
+	for (;;) {
+		uint64_t v;
+		struct timespec ts;
+
+		if (ofi_ctrl_read(tw, rank, word, &v) || v != seen)
+			return WIN_OK;
+		if (win_now_ms() >= end)
+			return WIN_OK;
+		ts.tv_sec = 0;
+		ts.tv_nsec = ns;
+		nanosleep(&ts, NULL);
+		if (ns < 1000000)
+			ns *= 2;
+	}
+}
+
+static int ofi_ctrl_wake(void *tw, int rank, unsigned word)
+{
+	/* Waiters poll. */
+	return WIN_OK;
+}
+
+static const char *progress_name(enum fi_progress p)
+{
+	switch (p) {
+	case FI_PROGRESS_AUTO:
+		return "auto";
+	case FI_PROGRESS_MANUAL:
+		return "manual";
+	default:
+		return "unspecified";
+	}
+}
+
+static void ofi_describe(void *state, FILE *out)
+{
+	struct ofi_state *s = state;
+	struct fi_info *i = s->info;
+	uint64_t mr = i->domain_attr->mr_mode;
+	bool raw = (i->tx_attr->msg_order & FI_ORDER_RMA_RAW) &&
+		   (i->tx_attr->msg_order & FI_ORDER_ATOMIC_RAW);
+	static const char *const tn[] = { "", "int32", "int64", "uint32",
+					   "uint64", "float", "double" };
+	char buf[512];
+	int k = 0;
+
+	/* wininfo wants the atomics table: open the endpoint for it. */
+	if (!s->up && ofi_up(s))
+		fprintf(out, "  endpoint error: %s\n", win_last_error());
+	fprintf(out, "  provider: %s (fabric %s, domain %s)\n",
+		i->fabric_attr->prov_name, i->fabric_attr->name,
+		i->domain_attr->name);
+	fprintf(out, "  endpoint: %s\n",
+		i->ep_attr->type == FI_EP_RDM ? "FI_EP_RDM" :
+		i->ep_attr->type == FI_EP_MSG ? "FI_EP_MSG" : "other");
+	buf[0] = 0;
+	if (mr & FI_MR_VIRT_ADDR)
+		k += snprintf(buf + k, sizeof(buf) - k, " virt_addr");
+	if (mr & FI_MR_PROV_KEY)
+		k += snprintf(buf + k, sizeof(buf) - k, " prov_key");
+	if (mr & FI_MR_LOCAL)
+		k += snprintf(buf + k, sizeof(buf) - k, " local");
+	if (mr & FI_MR_ENDPOINT)
+		k += snprintf(buf + k, sizeof(buf) - k, " endpoint");
+	if (mr & FI_MR_ALLOCATED)
+		k += snprintf(buf + k, sizeof(buf) - k, " allocated");
+	fprintf(out, "  mr mode:%s\n", k ? buf : " none (offsets, "
+		"requested keys)");
+	fprintf(out, "  progress: data %s%s, control %s\n",
+		progress_name(i->domain_attr->data_progress),
+		i->domain_attr->data_progress == FI_PROGRESS_MANUAL ?
+		" (driven by the library: a progress thread, and every wait)" :
+		"", progress_name(i->domain_attr->control_progress));
+	fprintf(out, "  address: %s\n", s->up ? s->addr_str :
+		"loopback (endpoint opened by the first window)");
+	fprintf(out, "  put/get: native (fi_write/fi_read; vectors "
+		"fi_writemsg/fi_readmsg)\n");
+	fprintf(out, "  flush: %s\n", raw ?
+		"trailing fi_read after the writes (FI_ORDER_RMA_RAW)" :
+		"writes issued with FI_DELIVERY_COMPLETE");
+	if (!s->up) {
+		fprintf(out, "  atomics: queried with fi_query_atomic when "
+			"the first window opens\n");
+	} else {
+		for (int t = 1; t < OFI_NTYPES; t++) {
+			int nat = 0, emu = 0;
+
+			for (int o = 1; o < OFI_NOPS; o++) {
+				if (!win_amo_valid(t, o))
+					continue;
+				if (s->native[t][o][K_FETCH])
+					nat++;
+				else
+					emu++;
+			}
+			fprintf(out, "  atomics %s: %d ops native, %d emulated "
+				"(compare-and-swap loop); compare-swap %s\n",
+				tn[t], nat, emu, s->native[t][0][K_CMP] ?
+				"native" : "unavailable");
+		}
+	}
+	fprintf(out, "  locks/pscw/signals: native remote atomics on the "
+		"control block; waits poll with backoff\n");
 }
 
 const struct win_transport win_ofi_transport = {
 	.name = "ofi",
 	.open = ofi_open,
+	.close = ofi_close_ctx,
+	.reaches = ofi_reaches,
+	.win_open = ofi_win_open,
+	.win_close = ofi_win_close,
+	.put = ofi_put,
+	.get = ofi_get,
+	.putv = ofi_putv,
+	.getv = ofi_getv,
+	.amo = ofi_amo,
+	.put_signal = ofi_put_signal,
+	.flush = ofi_flush,
+	.req_progress = ofi_req_progress,
+	.ctrl_fadd = ofi_ctrl_fadd,
+	.ctrl_cas = ofi_ctrl_cas,
+	.ctrl_read = ofi_ctrl_read,
+	.ctrl_wait = ofi_ctrl_wait,
+	.ctrl_wake = ofi_ctrl_wake,
+	.describe = ofi_describe,
 };
