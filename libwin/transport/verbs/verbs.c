@@ -1,15 +1,1673 @@
-/* The verbs transport (not implemented yet: open() declines). */
+/*
+ * The verbs transport: RDMA over rdma-core's libibverbs (InfiniBand, RoCE,
+ * Soft-RoCE).
+ *
+ * Device and port: the first device with an active port, unless
+ * WIN_VERBS_DEVICE (device name) and WIN_VERBS_PORT say otherwise. On an
+ * Ethernet link layer (RoCE) the GID is WIN_VERBS_GID_INDEX, or else the
+ * best entry of the port's GID table: RoCE v2 with an IPv4-mapped address
+ * first, then other RoCE v2, then RoCE v1. InfiniBand ports use the LID.
+ *
+ * Windows: every window has one RC queue pair per peer (itself included:
+ * that QP is connected to itself, so a member's own part is reached through
+ * the device like every other part) and one completion queue. The window's
+ * memory and its control block are registered with remote read, write and
+ * atomic access; QP numbers, LIDs, GIDs, PSNs, addresses and rkeys are
+ * exchanged through the group's bootstrap when the window is created.
+ *
+ * Data: put is an RDMA WRITE, get an RDMA READ. Small puts are posted
+ * inline; the others go through a registered bounce ring, so the caller's
+ * buffer is never registered and a put is locally complete when it returns.
+ * Vector and strided transfers become chains of work requests posted with
+ * one call. Only one work request in VB_SIGNAL_EVERY asks for a completion
+ * (or one that somebody waits for); a completion retires every earlier
+ * request of the same QP, since RC completes them in order.
+ *
+ * Remote completion (flush): by default, the acknowledgement of the last
+ * request to the peer. An RC responder acknowledges a WRITE only after it
+ * has executed it, and the peers of a group share the host's memory system
+ * with the device that acknowledges (Soft-RoCE places data with the CPU
+ * before it sends the ACK). With WIN_VERBS_FLUSH=read a flush also posts an
+ * 8-byte RDMA READ after the writes: the responder executes the requests of
+ * a QP in order and a read response cannot pass the writes before it, so
+ * its completion proves the writes are placed even on adapters that ACK
+ * early.
+ *
+ * Atomics: 64-bit fetch-add (int64/uint64 SUM) and compare-and-swap run on
+ * the device; NO_OP is a fetch-add of 0; every other 64-bit operation is a
+ * compare-and-swap loop. 32-bit elements cannot be reached by the device's
+ * 64-bit atomics without touching their neighbours, so they are read,
+ * computed and written back under the target's AMO lock word (itself taken
+ * with a device compare-and-swap). Device atomics are not atomic with CPU
+ * atomics on the same memory, so the rule for windows whose members mix
+ * transports is: when any member of a window reaches any peer through
+ * verbs and some member reaches a peer through another transport, verbs
+ * takes over every pair of the window (same-host peers included, and each
+ * member's own part), so that every atomic and control word of the window
+ * is updated by the device only.
+ *
+ * Control words (locks, post/complete, doorbells) are device atomics on the
+ * target's control block; nothing needs the target's CPU. ctrl_wait polls
+ * the remote word with an exponential back-off; ctrl_wake has nothing to
+ * do.
+ *
+ * Failures: a completion in error puts the peer's QP out of service and
+ * every later operation on it fails (WIN_ERR_PEER when the peer stopped
+ * answering, WIN_ERR_TRANSPORT otherwise); every wait is bounded by the
+ * context's timeout and checks for dead members of the group.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+
+#include "core/amo.h"
+#include "core/ctrl.h"
+#include "core/futex.h"
 #include "core/internal.h"
 
-static int verbs_open(struct win_ctx *ctx, void **state)
+#define VB_SQ_DEPTH 256
+#define VB_SIGNAL_EVERY 32
+#define VB_CHAIN 32                /* work requests posted per call */
+#define VB_SCRATCH 4096            /* atomic results, flush reads */
+#define VB_BOUNCE_SIZE (1u << 21)  /* bounce ring */
+#define VB_CHUNK (64u << 10)       /* largest piece through the ring */
+#define VB_NENTS 4096              /* ring entries in flight */
+#define VB_INLINE_WANT 220
+
+const struct win_transport win_verbs_transport;
+
+struct vb_state {
+	struct win_ctx *ctx;
+	struct ibv_context *dc;
+	struct ibv_pd *pd;
+	struct ibv_device_attr attr;
+	struct ibv_port_attr pattr;
+	char devname[64];
+	uint8_t port;
+	int gid_index;      /* -1: InfiniBand, addressed by LID */
+	union ibv_gid gid;
+	int gid_type;
+	bool flush_read;
+};
+
+struct vb_peer {
+	struct ibv_qp *qp;
+	uint64_t data_addr, ctrl_addr;
+	uint32_t data_rkey, ctrl_rkey;
+	uint64_t posted;    /* sequence number of the last posted request */
+	uint64_t signaled;  /* ... of the last one asking for a completion */
+	uint64_t completed; /* ... of the last one known complete */
+	unsigned unsig;     /* unsignaled requests since the last signaled */
+	bool dirty;         /* writes since the last flush */
+	int err;            /* WIN_OK, or why the QP is out of service */
+	char why[120];
+};
+
+/* A piece of the bounce ring in flight. */
+struct vb_ent {
+	int peer;
+	uint64_t seq;       /* the request that uses the piece */
+	uint64_t end;       /* ring position after the piece */
+	uint64_t pos;       /* ring position of the piece */
+	void *dst;          /* get: where the data goes at retirement */
+	size_t len;
+};
+
+struct vb_win {
+	struct win *w;
+	struct vb_state *vs;
+	struct ibv_cq *cq;
+	struct ibv_mr *data_mr, *ctrl_mr, *buf_mr;
+	char *buf;          /* scratch, then the bounce ring */
+	uint64_t bhead, btail; /* ring positions (monotonic) */
+	struct vb_ent *ents;
+	uint64_t ehead, etail; /* entry tickets (monotonic) */
+	struct vb_peer *p;
+	int n;
+	uint32_t max_inline;
+	uint32_t depth;
+	bool takeover;      /* verbs serves every pair (mixed window) */
+};
+
+struct vb_xchg {
+	int32_t status;
+	uint16_t lid;
+	uint8_t mtu;
+	uint8_t pad;
+	uint8_t gid[16];
+	uint64_t data_addr, ctrl_addr;
+	uint32_t data_rkey, ctrl_rkey;
+	uint32_t psn;
+	uint32_t qpn[]; /* QP serving each rank */
+};
+
+/* ------------------------------------------------------------------ */
+/* Device, port and GID                                                */
+/* ------------------------------------------------------------------ */
+
+static const char *gid_type_name(int t)
 {
-	(void)ctx;
+	switch (t) {
+	case IBV_GID_TYPE_IB:
+		return "IB";
+	case IBV_GID_TYPE_ROCE_V1:
+		return "RoCE v1";
+	case IBV_GID_TYPE_ROCE_V2:
+		return "RoCE v2";
+	}
+	return "?";
+}
+
+static bool gid_zero(const union ibv_gid *g)
+{
+	static const uint8_t z[16];
+
+	return memcmp(g->raw, z, 16) == 0;
+}
+
+static bool gid_v4mapped(const union ibv_gid *g)
+{
+	static const uint8_t pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					 0xff, 0xff };
+
+	return memcmp(g->raw, pre, 12) == 0;
+}
+
+static void gid_str(const union ibv_gid *g, char *out, size_t n)
+{
+	if (gid_v4mapped(g)) {
+		snprintf(out, n, "::ffff:%u.%u.%u.%u", g->raw[12], g->raw[13],
+			 g->raw[14], g->raw[15]);
+		return;
+	}
+	snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:"
+		 "%02x%02x:%02x%02x:%02x%02x", g->raw[0], g->raw[1], g->raw[2],
+		 g->raw[3], g->raw[4], g->raw[5], g->raw[6], g->raw[7],
+		 g->raw[8], g->raw[9], g->raw[10], g->raw[11], g->raw[12],
+		 g->raw[13], g->raw[14], g->raw[15]);
+}
+
+/* Rank of a GID entry for RoCE: higher is better, 0 unusable. */
+static int gid_score(const struct ibv_gid_entry *e)
+{
+	if (gid_zero(&e->gid))
+		return 0;
+	if (e->gid_type == IBV_GID_TYPE_ROCE_V2)
+		return gid_v4mapped(&e->gid) ? 4 : 3;
+	if (e->gid_type == IBV_GID_TYPE_ROCE_V1)
+		return gid_v4mapped(&e->gid) ? 2 : 1;
+	return 0;
+}
+
+static int env_int(const char *name, long lo, long hi, long *out)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return win_seterr(WIN_ERR_ARG, "%s=%s: expected an integer in "
+				  "%ld..%ld", name, s, lo, hi);
+	*out = v;
+	return 1;
+}
+
+static int pick_gid(struct vb_state *vs)
+{
+	long want = -1;
+	int best = -1, best_score = 0;
+	int rc = env_int("WIN_VERBS_GID_INDEX", 0, vs->pattr.gid_tbl_len - 1,
+			 &want);
+
+	if (rc < 0)
+		return rc;
+	if (vs->pattr.link_layer != IBV_LINK_LAYER_ETHERNET && want < 0) {
+		vs->gid_index = -1; /* InfiniBand: LIDs */
+		return WIN_OK;
+	}
+	for (int i = 0; i < vs->pattr.gid_tbl_len; i++) {
+		struct ibv_gid_entry e;
+		int s;
+
+		if (want >= 0 && i != want)
+			continue;
+		if (ibv_query_gid_ex(vs->dc, vs->port, (uint32_t)i, &e, 0))
+			continue;
+		s = gid_score(&e);
+		if (want >= 0 && gid_zero(&e.gid))
+			return win_seterr(WIN_ERR_ARG, "WIN_VERBS_GID_INDEX=%ld: "
+					  "entry is empty on %s port %u", want,
+					  vs->devname, vs->port);
+		if (want >= 0 || s > best_score) {
+			best = i;
+			best_score = s;
+			vs->gid = e.gid;
+			vs->gid_type = (int)e.gid_type;
+		}
+	}
+	if (best < 0)
+		return win_seterr(WIN_ERR_UNSUPPORTED, "%s port %u has no usable "
+				  "RoCE GID (is an IP address configured on its "
+				  "netdev?)", vs->devname, vs->port);
+	vs->gid_index = best;
+	return WIN_OK;
+}
+
+/* Try `dev`: an active port (or the one asked for). */
+static int try_device(struct vb_state *vs, struct ibv_device *dev,
+		      long want_port)
+{
+	struct ibv_context *dc = ibv_open_device(dev);
+
+	if (!dc)
+		return win_seterr_sys(WIN_ERR_UNSUPPORTED, errno, "cannot open "
+				      "RDMA device %s", ibv_get_device_name(dev));
+	if (ibv_query_device(dc, &vs->attr)) {
+		ibv_close_device(dc);
+		return win_seterr_sys(WIN_ERR_UNSUPPORTED, errno, "cannot query "
+				      "RDMA device %s", ibv_get_device_name(dev));
+	}
+	for (int p = 1; p <= vs->attr.phys_port_cnt; p++) {
+		if (want_port > 0 && p != want_port)
+			continue;
+		if (ibv_query_port(dc, (uint8_t)p, &vs->pattr))
+			continue;
+		if (vs->pattr.state != IBV_PORT_ACTIVE)
+			continue;
+		vs->dc = dc;
+		vs->port = (uint8_t)p;
+		snprintf(vs->devname, sizeof(vs->devname), "%s",
+			 ibv_get_device_name(dev));
+		return WIN_OK;
+	}
+	ibv_close_device(dc);
+	if (want_port > 0)
+		return win_seterr(WIN_ERR_UNSUPPORTED, "port %ld of RDMA device "
+				  "%s is missing or not active", want_port,
+				  ibv_get_device_name(dev));
+	return win_seterr(WIN_ERR_UNSUPPORTED, "RDMA device %s has no active "
+			  "port", ibv_get_device_name(dev));
+}
+
+static void vb_close(void *state)
+{
+	struct vb_state *vs = state;
+
+	if (!vs)
+		return;
+	if (vs->pd)
+		ibv_dealloc_pd(vs->pd);
+	if (vs->dc)
+		ibv_close_device(vs->dc);
+	free(vs);
+}
+
+static int vb_open(struct win_ctx *ctx, void **state)
+{
+	struct ibv_device **list;
+	struct vb_state *vs;
+	const char *want_dev = getenv("WIN_VERBS_DEVICE");
+	const char *fl = getenv("WIN_VERBS_FLUSH");
+	long want_port = 0;
+	int n = 0, rc;
+
 	*state = NULL;
-	return win_seterr(WIN_ERR_UNSUPPORTED, "the verbs transport is not "
-			  "implemented yet");
+	if ((rc = env_int("WIN_VERBS_PORT", 1, 255, &want_port)) < 0)
+		return rc;
+	if (fl && *fl && strcmp(fl, "ack") && strcmp(fl, "read"))
+		return win_seterr(WIN_ERR_ARG, "WIN_VERBS_FLUSH=%s: expected "
+				  "'ack' or 'read'", fl);
+	list = ibv_get_device_list(&n);
+	if (!list || n == 0) {
+		if (list)
+			ibv_free_device_list(list);
+		return win_seterr(WIN_ERR_UNSUPPORTED, "no RDMA device");
+	}
+	vs = calloc(1, sizeof(*vs));
+	if (!vs) {
+		ibv_free_device_list(list);
+		return win_seterr(WIN_ERR_NOMEM, "verbs state");
+	}
+	vs->ctx = ctx;
+	vs->flush_read = fl && !strcmp(fl, "read");
+	rc = WIN_ERR_UNSUPPORTED;
+	if (want_dev && *want_dev) {
+		int i;
+
+		for (i = 0; i < n; i++)
+			if (!strcmp(ibv_get_device_name(list[i]), want_dev))
+				break;
+		if (i == n)
+			rc = win_seterr(WIN_ERR_UNSUPPORTED, "WIN_VERBS_DEVICE=%s:"
+					" no such RDMA device", want_dev);
+		else
+			rc = try_device(vs, list[i], want_port);
+	} else {
+		for (int i = 0; i < n && rc; i++)
+			rc = try_device(vs, list[i], want_port);
+	}
+	ibv_free_device_list(list);
+	if (rc == WIN_OK)
+		rc = pick_gid(vs);
+	if (rc == WIN_OK && vs->attr.atomic_cap == IBV_ATOMIC_NONE)
+		rc = win_seterr(WIN_ERR_UNSUPPORTED, "RDMA device %s has no "
+				"atomic operations", vs->devname);
+	if (rc == WIN_OK && !(vs->pd = ibv_alloc_pd(vs->dc)))
+		rc = win_seterr_sys(WIN_ERR_UNSUPPORTED, errno, "ibv_alloc_pd "
+				    "on %s", vs->devname);
+	if (rc) {
+		vb_close(vs);
+		return rc;
+	}
+	win_log(ctx, WIN_LOG_INFO, "verbs: %s port %u gid index %d", vs->devname,
+		vs->port, vs->gid_index);
+	*state = vs;
+	return WIN_OK;
+}
+
+static bool vb_reaches(void *state, struct win_group *g, int rank)
+{
+	return state != NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Posting and completions                                             */
+/* ------------------------------------------------------------------ */
+
+static int peer_fail(struct vb_win *vw, int r, int status, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
+
+static int peer_fail(struct vb_win *vw, int r, int status, const char *fmt,
+		     ...)
+{
+	struct vb_peer *p = &vw->p[r];
+	va_list ap;
+
+	if (p->err == WIN_OK) {
+		va_start(ap, fmt);
+		vsnprintf(p->why, sizeof(p->why), fmt, ap);
+		va_end(ap);
+		p->err = status;
+	}
+	return win_seterr(p->err, "verbs, rank %d: %s", r, p->why);
+}
+
+static int peer_status(struct vb_win *vw, int r)
+{
+	struct vb_peer *p = &vw->p[r];
+
+	if (likely(p->err == WIN_OK))
+		return WIN_OK;
+	return win_seterr(p->err, "verbs, rank %d: %s", r, p->why);
+}
+
+/* Poll the CQ once; returns the number of completions or an error. */
+static int vb_poll(struct vb_win *vw)
+{
+	struct ibv_wc wc[16];
+	int n = ibv_poll_cq(vw->cq, 16, wc);
+
+	if (n < 0)
+		return win_seterr(WIN_ERR_TRANSPORT, "verbs: ibv_poll_cq "
+				  "failed on %s", vw->vs->devname);
+	for (int i = 0; i < n; i++) {
+		int r = (int)(wc[i].wr_id >> 48);
+		uint64_t seq = wc[i].wr_id & ((1ull << 48) - 1);
+		struct vb_peer *p;
+
+		if (r >= vw->n)
+			continue;
+		p = &vw->p[r];
+		if (seq > p->completed)
+			p->completed = seq;
+		if (wc[i].status == IBV_WC_SUCCESS)
+			continue;
+		if (wc[i].status == IBV_WC_RETRY_EXC_ERR ||
+		    wc[i].status == IBV_WC_RNR_RETRY_EXC_ERR)
+			peer_fail(vw, r, WIN_ERR_PEER, "the peer stopped "
+				  "answering (%s)",
+				  ibv_wc_status_str(wc[i].status));
+		else
+			peer_fail(vw, r, WIN_ERR_TRANSPORT, "completion error: "
+				  "%s (vendor error 0x%x)",
+				  ibv_wc_status_str(wc[i].status),
+				  wc[i].vendor_err);
+	}
+	return n;
+}
+
+/* Retire bounce pieces whose requests completed (gets copy out here). */
+static void vb_retire(struct vb_win *vw)
+{
+	while (vw->etail < vw->ehead) {
+		struct vb_ent *e = &vw->ents[vw->etail % VB_NENTS];
+		struct vb_peer *p = &vw->p[e->peer];
+
+		if (p->completed < e->seq && p->err == WIN_OK)
+			break;
+		if (e->dst && p->err == WIN_OK)
+			memcpy(e->dst, vw->buf + VB_SCRATCH +
+			       e->pos % VB_BOUNCE_SIZE, e->len);
+		vw->btail = e->end;
+		vw->etail++;
+	}
+}
+
+static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
+		     int nwr, bool signal);
+
+/* Make sure the last posted request of `r` will produce a completion. */
+static int ensure_signaled(struct vb_win *vw, int r)
+{
+	struct vb_peer *p = &vw->p[r];
+	struct ibv_send_wr wr;
+
+	if (p->signaled >= p->posted || p->err)
+		return WIN_OK;
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_RDMA_WRITE; /* zero bytes: a completion marker */
+	wr.wr.rdma.remote_addr = p->ctrl_addr;
+	wr.wr.rdma.rkey = p->ctrl_rkey;
+	return post_list(vw, r, &wr, 1, true);
+}
+
+/* Poll until cond holds; bounded by the context's timeout. */
+static int vb_progress_until(struct vb_win *vw, int r,
+			     bool (*cond)(struct vb_win *, void *), void *arg)
+{
+	uint64_t deadline = 0;
+	unsigned idle = 0;
+	int rc;
+
+	for (;;) {
+		if (cond(vw, arg))
+			return WIN_OK;
+		if (r >= 0 && (rc = peer_status(vw, r)))
+			return rc;
+		rc = vb_poll(vw);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < 4096) {
+			win_cpu_relax();
+			continue;
+		}
+		idle = 0;
+		sched_yield();
+		if (!deadline)
+			deadline = win_now_ms() +
+				   (uint64_t)vw->w->ctx->timeout_ms;
+		else if (win_now_ms() > deadline)
+			return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion "
+					  "from rank %d in %d ms", r,
+					  vw->w->ctx->timeout_ms);
+		if ((rc = win_group_check_peers(vw->w->group)))
+			return rc;
+	}
+}
+
+struct seq_arg {
+	int r;
+	uint64_t seq;
+};
+
+static bool seq_done(struct vb_win *vw, void *arg)
+{
+	struct seq_arg *a = arg;
+
+	return vw->p[a->r].completed >= a->seq;
+}
+
+static int wait_seq(struct vb_win *vw, int r, uint64_t seq)
+{
+	struct seq_arg a = { r, seq };
+	int rc;
+
+	if (vw->p[r].completed >= seq)
+		return peer_status(vw, r);
+	if (vw->p[r].signaled < seq && (rc = ensure_signaled(vw, r)))
+		return rc;
+	rc = vb_progress_until(vw, r, seq_done, &a);
+	return rc ? rc : peer_status(vw, r);
+}
+
+static bool room(struct vb_win *vw, void *arg)
+{
+	struct seq_arg *a = arg;
+	struct vb_peer *p = &vw->p[a->r];
+
+	return p->posted - p->completed + a->seq < vw->depth;
+}
+
+/*
+ * Post a chain of `nwr` requests to `r`; the last asks for a completion if
+ * `signal` or if enough went unsignaled.
+ */
+static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
+		     int nwr, bool signal)
+{
+	struct vb_peer *p = &vw->p[r];
+	struct ibv_send_wr *wr, *last = NULL, *bad = NULL;
+	int rc;
+
+	if (unlikely(p->err))
+		return peer_status(vw, r);
+	if (p->posted - p->completed + (uint64_t)nwr >= vw->depth) {
+		struct seq_arg a = { r, (uint64_t)nwr };
+
+		/* Some request among the outstanding ones is signaled:
+		 * never more than VB_SIGNAL_EVERY go without one. */
+		if ((rc = vb_progress_until(vw, r, room, &a)))
+			return rc;
+	}
+	for (wr = first; wr; wr = wr->next) {
+		wr->wr_id = ((uint64_t)r << 48) | ++p->posted;
+		wr->send_flags &= ~(unsigned)IBV_SEND_SIGNALED;
+		last = wr;
+	}
+	p->unsig += (unsigned)nwr;
+	if (signal || p->unsig >= VB_SIGNAL_EVERY) {
+		last->send_flags |= IBV_SEND_SIGNALED;
+		p->signaled = p->posted;
+		p->unsig = 0;
+	}
+	rc = ibv_post_send(p->qp, first, &bad);
+	if (unlikely(rc))
+		return peer_fail(vw, r, WIN_ERR_TRANSPORT, "ibv_post_send: %s",
+				 strerror(rc));
+	return WIN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounce ring                                                         */
+/* ------------------------------------------------------------------ */
+
+struct space_arg {
+	size_t len;
+	uint64_t pos;
+};
+
+/* Find `len` contiguous bytes in the ring (pos set); false if none now. */
+static bool ring_fits(struct vb_win *vw, void *arg)
+{
+	struct space_arg *a = arg;
+	uint64_t pos = vw->bhead;
+	uint64_t in = pos % VB_BOUNCE_SIZE;
+
+	vb_retire(vw);
+	if (in + a->len > VB_BOUNCE_SIZE)
+		pos += VB_BOUNCE_SIZE - in; /* wrap: skip the tail end */
+	if (pos + a->len - vw->btail > VB_BOUNCE_SIZE ||
+	    vw->ehead - vw->etail >= VB_NENTS)
+		return false;
+	a->pos = pos;
+	return true;
+}
+
+/* Every piece up to `upto` must complete: make their requests signal. */
+static int signal_ring(struct vb_win *vw, uint64_t upto)
+{
+	int rc;
+
+	for (uint64_t t = vw->etail; t <= upto && t < vw->ehead; t++) {
+		struct vb_ent *e = &vw->ents[t % VB_NENTS];
+
+		if (vw->p[e->peer].signaled < e->seq &&
+		    (rc = ensure_signaled(vw, e->peer)))
+			return rc;
+	}
+	return WIN_OK;
+}
+
+/* Wait for room in the ring. */
+static int ring_wait(struct vb_win *vw, struct space_arg *a)
+{
+	int rc;
+
+	if (ring_fits(vw, a))
+		return WIN_OK;
+	if ((rc = signal_ring(vw, vw->ehead - 1)))
+		return rc;
+	return vb_progress_until(vw, -1, ring_fits, a);
+}
+
+/* Reserve `len` bytes; returns the pointer, the caller records the use. */
+static int ring_get(struct vb_win *vw, size_t len, char **ptr,
+		    uint64_t *pos)
+{
+	struct space_arg a = { len, 0 };
+	int rc = ring_wait(vw, &a);
+
+	if (rc)
+		return rc;
+	*pos = a.pos;
+	*ptr = vw->buf + VB_SCRATCH + a.pos % VB_BOUNCE_SIZE;
+	return WIN_OK;
+}
+
+/* Record the piece [pos, pos+len) as used by r's request `seq`. */
+static uint64_t ring_commit(struct vb_win *vw, int r, uint64_t pos,
+			    size_t len, void *dst)
+{
+	struct vb_ent *e = &vw->ents[vw->ehead % VB_NENTS];
+
+	e->peer = r;
+	e->seq = vw->p[r].posted;
+	e->pos = pos;
+	e->end = pos + len;
+	e->dst = dst;
+	e->len = len;
+	vw->bhead = e->end;
+	return vw->ehead++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Windows                                                             */
+/* ------------------------------------------------------------------ */
+
+static int vb_win_close(struct win *w, void *tw)
+{
+	struct vb_win *vw = tw;
+
+	if (!vw)
+		return WIN_OK;
+	for (int r = 0; vw->p && r < vw->n; r++)
+		if (vw->p[r].qp)
+			ibv_destroy_qp(vw->p[r].qp);
+	if (vw->cq)
+		ibv_destroy_cq(vw->cq);
+	if (vw->data_mr)
+		ibv_dereg_mr(vw->data_mr);
+	if (vw->ctrl_mr)
+		ibv_dereg_mr(vw->ctrl_mr);
+	if (vw->buf_mr)
+		ibv_dereg_mr(vw->buf_mr);
+	free(vw->buf);
+	free(vw->ents);
+	free(vw->p);
+	free(vw);
+	return WIN_OK;
+}
+
+static const int vb_access = IBV_ACCESS_LOCAL_WRITE |
+			     IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+			     IBV_ACCESS_REMOTE_ATOMIC;
+
+/* Local resources: CQ, QPs for the served ranks, registrations. */
+static int vb_win_setup(struct vb_win *vw, const bool *serve)
+{
+	struct vb_state *vs = vw->vs;
+	struct win *w = vw->w;
+	int nq = 0, cqe;
+
+	for (int r = 0; r < vw->n; r++)
+		nq += serve[r];
+	vw->depth = VB_SQ_DEPTH;
+	if ((uint32_t)vs->attr.max_qp_wr < vw->depth)
+		vw->depth = (uint32_t)vs->attr.max_qp_wr;
+	cqe = nq * (int)vw->depth + 16;
+	if (cqe > vs->attr.max_cqe)
+		cqe = vs->attr.max_cqe;
+	vw->cq = ibv_create_cq(vs->dc, cqe, NULL, NULL, 0);
+	if (!vw->cq)
+		return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
+				      "ibv_create_cq(%d)", cqe);
+	if (posix_memalign((void **)&vw->buf, 4096,
+			   VB_SCRATCH + VB_BOUNCE_SIZE) ||
+	    !(vw->ents = calloc(VB_NENTS, sizeof(*vw->ents))))
+		return win_seterr(WIN_ERR_NOMEM, "verbs bounce ring");
+	vw->buf_mr = ibv_reg_mr(vs->pd, vw->buf, VB_SCRATCH + VB_BOUNCE_SIZE,
+				IBV_ACCESS_LOCAL_WRITE);
+	vw->ctrl_mr = ibv_reg_mr(vs->pd, w->ctrl.addr, w->ctrl.len, vb_access);
+	if (w->len)
+		vw->data_mr = ibv_reg_mr(vs->pd, w->data_lib, w->len,
+					 vb_access);
+	if (!vw->buf_mr || !vw->ctrl_mr || (w->len && !vw->data_mr))
+		return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
+				      "ibv_reg_mr on %s", vs->devname);
+	vw->max_inline = 0;
+	for (int r = 0; r < vw->n; r++) {
+		struct ibv_qp_init_attr qa;
+		struct ibv_qp_attr a;
+
+		if (!serve[r])
+			continue;
+		for (int want = VB_INLINE_WANT; want >= 0; want -= 64) {
+			memset(&qa, 0, sizeof(qa));
+			qa.send_cq = vw->cq;
+			qa.recv_cq = vw->cq;
+			qa.qp_type = IBV_QPT_RC;
+			qa.sq_sig_all = 0;
+			qa.cap.max_send_wr = vw->depth;
+			qa.cap.max_recv_wr = 1;
+			qa.cap.max_send_sge = 1;
+			qa.cap.max_recv_sge = 1;
+			qa.cap.max_inline_data = (uint32_t)(want < 0 ? 0 : want);
+			vw->p[r].qp = ibv_create_qp(vs->pd, &qa);
+			if (vw->p[r].qp || want == 0)
+				break;
+			if (want < 64)
+				want = 64;
+		}
+		if (!vw->p[r].qp)
+			return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
+					      "ibv_create_qp on %s",
+					      vs->devname);
+		vw->max_inline = qa.cap.max_inline_data;
+		memset(&a, 0, sizeof(a));
+		a.qp_state = IBV_QPS_INIT;
+		a.pkey_index = 0;
+		a.port_num = vs->port;
+		a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
+				    IBV_ACCESS_REMOTE_READ |
+				    IBV_ACCESS_REMOTE_ATOMIC;
+		if (ibv_modify_qp(vw->p[r].qp, &a, IBV_QP_STATE |
+				  IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				  IBV_QP_ACCESS_FLAGS))
+			return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
+					      "QP to INIT");
+	}
+	return WIN_OK;
+}
+
+static int vb_connect(struct vb_win *vw, int r, const struct vb_xchg *me,
+		      const struct vb_xchg *peer)
+{
+	struct vb_state *vs = vw->vs;
+	struct ibv_qp *qp = vw->p[r].qp;
+	int rd = vs->attr.max_qp_rd_atom < 16 ? vs->attr.max_qp_rd_atom : 16;
+	int rd_in = vs->attr.max_qp_init_rd_atom < 16 ?
+		    vs->attr.max_qp_init_rd_atom : 16;
+	struct ibv_qp_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = (enum ibv_mtu)(me->mtu < peer->mtu ? me->mtu : peer->mtu);
+	a.dest_qp_num = peer->qpn[vw->w->rank];
+	a.rq_psn = peer->psn;
+	a.max_dest_rd_atomic = (uint8_t)(rd < 1 ? 1 : rd);
+	a.min_rnr_timer = 12;
+	a.ah_attr.port_num = vs->port;
+	if (vs->gid_index >= 0) {
+		a.ah_attr.is_global = 1;
+		memcpy(a.ah_attr.grh.dgid.raw, peer->gid, 16);
+		a.ah_attr.grh.sgid_index = (uint8_t)vs->gid_index;
+		a.ah_attr.grh.hop_limit = 64;
+	} else {
+		a.ah_attr.dlid = peer->lid;
+	}
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
+		return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: QP to "
+				      "rank %d to RTR", r);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;  /* 4.096 us * 2^14: 67 ms per try */
+	a.retry_cnt = 7;
+	a.rnr_retry = 7;
+	a.sq_psn = me->psn;
+	a.max_rd_atomic = (uint8_t)(rd_in < 1 ? 1 : rd_in);
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+			  IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+			  IBV_QP_MAX_QP_RD_ATOMIC))
+		return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: QP to "
+				      "rank %d to RTS", r);
+	vw->p[r].data_addr = peer->data_addr;
+	vw->p[r].data_rkey = peer->data_rkey;
+	vw->p[r].ctrl_addr = peer->ctrl_addr;
+	vw->p[r].ctrl_rkey = peer->ctrl_rkey;
+	return WIN_OK;
+}
+
+static int vb_win_open(struct win *w, void *state, const bool *serves,
+		       void **twp)
+{
+	struct vb_state *vs = state;
+	size_t xlen = sizeof(struct vb_xchg) + sizeof(uint32_t) *
+		      (size_t)w->size;
+	uint8_t use[2] = { 0, 1 }, *uses = NULL;
+	struct vb_xchg *me = NULL, *all = NULL;
+	struct vb_win *vw = NULL;
+	bool any = false, mixed = false, *serve = NULL;
+	int rc;
+
+	*twp = NULL;
+	for (int r = 0; r < w->size; r++) {
+		use[0] |= serves[r];
+		use[1] &= serves[r];
+	}
+	uses = malloc(2 * (size_t)w->size);
+	if (!uses)
+		return win_seterr(WIN_ERR_NOMEM, "verbs window");
+	rc = win_group_allgather(w->group, use, uses, 2);
+	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
+		any |= uses[2 * r];
+		mixed |= !uses[2 * r + 1];
+	}
+	free(uses);
+	if (rc || !any)
+		return rc;
+	mixed = mixed && any;
+
+	vw = calloc(1, sizeof(*vw));
+	me = calloc(1, xlen);
+	all = calloc((size_t)w->size, xlen);
+	serve = calloc((size_t)w->size, sizeof(bool));
+	rc = WIN_OK;
+	if (!vw || !me || !all || !serve ||
+	    !(vw->p = calloc((size_t)w->size, sizeof(*vw->p))))
+		rc = win_seterr(WIN_ERR_NOMEM, "verbs window");
+	if (rc == WIN_OK) {
+		vw->w = w;
+		vw->vs = vs;
+		vw->n = w->size;
+		vw->takeover = mixed;
+		for (int r = 0; r < w->size; r++)
+			serve[r] = mixed || serves[r];
+		rc = vb_win_setup(vw, serve);
+	}
+	if (rc == WIN_OK) {
+		me->lid = vs->pattr.lid;
+		me->mtu = (uint8_t)vs->pattr.active_mtu;
+		memcpy(me->gid, vs->gid.raw, 16);
+		me->psn = (uint32_t)(((unsigned)getpid() * 2654435761u) ^
+				     (unsigned)w->rank) & 0xffffffu;
+		me->ctrl_addr = (uintptr_t)w->ctrl.addr;
+		me->ctrl_rkey = vw->ctrl_mr->rkey;
+		me->data_addr = (uintptr_t)w->data_lib;
+		me->data_rkey = vw->data_mr ? vw->data_mr->rkey : 0;
+		for (int r = 0; r < w->size; r++)
+			me->qpn[r] = vw->p[r].qp ? vw->p[r].qp->qp_num : 0;
+	} else if (me) {
+		me->status = rc;
+	}
+	if (!me) {
+		/* Cannot even take part: the others time out. */
+		free(all);
+		free(serve);
+		vb_win_close(w, vw);
+		return rc;
+	}
+	{
+		int xrc = win_group_allgather(w->group, me, all, xlen);
+
+		if (xrc && rc == WIN_OK)
+			rc = xrc;
+		else if (xrc)
+			goto out;
+	}
+	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
+		const struct vb_xchg *x = (const void *)((char *)all +
+							 (size_t)r * xlen);
+
+		if (x->status)
+			rc = win_seterr(x->status, "verbs: rank %d could not "
+					"set up the window", r);
+		else if (serve[r])
+			rc = vb_connect(vw, r, me, x);
+	}
+	/* Nobody sends before every QP is ready to receive. */
+	rc = win_agree(w->group, rc);
+	if (rc == WIN_OK && mixed) {
+		/* See the top of the file: the device alone updates this
+		 * window's memory atomically. */
+		for (int r = 0; r < w->size; r++) {
+			w->peers[r].tp = &win_verbs_transport;
+			w->peers[r].tw = vw;
+			w->peers[r].map = NULL;
+		}
+	}
+out:
+	free(me);
+	free(all);
+	free(serve);
+	if (rc) {
+		vb_win_close(w, vw);
+		return rc;
+	}
+	*twp = vw;
+	return WIN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Put and get                                                         */
+/* ------------------------------------------------------------------ */
+
+static inline void rdma_wr(struct ibv_send_wr *wr, struct ibv_sge *sge,
+			   enum ibv_wr_opcode op, uint64_t laddr, uint32_t len,
+			   uint32_t lkey, uint64_t raddr, uint32_t rkey)
+{
+	sge->addr = laddr;
+	sge->length = len;
+	sge->lkey = lkey;
+	wr->next = NULL;
+	wr->sg_list = sge;
+	wr->num_sge = 1;
+	wr->opcode = op;
+	wr->send_flags = 0;
+	wr->wr.rdma.remote_addr = raddr;
+	wr->wr.rdma.rkey = rkey;
+}
+
+static int vb_put(void *tw, int r, const void *src, size_t len, size_t off,
+		  struct win_req *req)
+{
+	struct vb_win *vw = tw;
+	struct vb_peer *p = &vw->p[r];
+	struct ibv_send_wr wr;
+	struct ibv_sge sge;
+	int rc;
+
+	if (unlikely(len == 0))
+		return WIN_OK;
+	p->dirty = true;
+	if (len <= vw->max_inline) {
+		rdma_wr(&wr, &sge, IBV_WR_RDMA_WRITE, (uintptr_t)src,
+			(uint32_t)len, 0, p->data_addr + off, p->data_rkey);
+		wr.send_flags = IBV_SEND_INLINE;
+		return post_list(vw, r, &wr, 1, false);
+	}
+	/* Through the ring: locally complete once copied. */
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < VB_CHUNK ? len - done : VB_CHUNK;
+		uint64_t pos;
+		char *b;
+
+		if ((rc = ring_get(vw, n, &b, &pos)))
+			return rc;
+		memcpy(b, (const char *)src + done, n);
+		rdma_wr(&wr, &sge, IBV_WR_RDMA_WRITE, (uintptr_t)b,
+			(uint32_t)n, vw->buf_mr->lkey,
+			p->data_addr + off + done, p->data_rkey);
+		if ((rc = post_list(vw, r, &wr, 1, false)))
+			return rc;
+		ring_commit(vw, r, pos, n, NULL);
+		done += n;
+	}
+	return WIN_OK;
+}
+
+struct ticket_arg {
+	uint64_t ticket;
+};
+
+static bool ticket_done(struct vb_win *vw, void *arg)
+{
+	struct ticket_arg *a = arg;
+
+	vb_retire(vw);
+	return vw->etail > a->ticket;
+}
+
+/* Wait until the ring entry `ticket` has retired. */
+static int wait_ticket(struct vb_win *vw, int r, uint64_t ticket)
+{
+	struct ticket_arg a = { ticket };
+	int rc;
+
+	if (ticket_done(vw, &a))
+		return peer_status(vw, r);
+	if ((rc = signal_ring(vw, ticket)))
+		return rc;
+	rc = vb_progress_until(vw, r, ticket_done, &a);
+	return rc ? rc : peer_status(vw, r);
+}
+
+static int vb_get(void *tw, int r, void *dst, size_t len, size_t off,
+		  struct win_req *req)
+{
+	struct vb_win *vw = tw;
+	struct vb_peer *p = &vw->p[r];
+	uint64_t ticket = 0;
+	int rc;
+
+	if (unlikely(len == 0))
+		return WIN_OK;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < VB_CHUNK ? len - done : VB_CHUNK;
+		struct ibv_send_wr wr;
+		struct ibv_sge sge;
+		uint64_t pos;
+		char *b;
+		bool last = done + n == len;
+
+		if ((rc = ring_get(vw, n, &b, &pos)))
+			return rc;
+		rdma_wr(&wr, &sge, IBV_WR_RDMA_READ, (uintptr_t)b, (uint32_t)n,
+			vw->buf_mr->lkey, p->data_addr + off + done,
+			p->data_rkey);
+		if ((rc = post_list(vw, r, &wr, 1, last)))
+			return rc;
+		ticket = ring_commit(vw, r, pos, n, (char *)dst + done);
+		done += n;
+	}
+	if (req) {
+		/* Completes when the last piece has been copied out. */
+		req->tp_data[0] = ticket + 1;
+		req->tp_data[1] = (uint64_t)r;
+		req->done = 0;
+		return WIN_OK;
+	}
+	return wait_ticket(vw, r, ticket);
+}
+
+static int vb_req_progress(void *tw, struct win_req *req, int *done)
+{
+	struct vb_win *vw = tw;
+	struct ticket_arg a;
+	int r = (int)req->tp_data[1];
+	int rc;
+
+	*done = 1;
+	if (!req->tp_data[0])
+		return WIN_OK;
+	a.ticket = req->tp_data[0] - 1;
+	if (ticket_done(vw, &a))
+		return peer_status(vw, r);
+	if ((rc = signal_ring(vw, a.ticket)))
+		return rc;
+	if ((rc = vb_poll(vw)) < 0)
+		return rc;
+	if (ticket_done(vw, &a))
+		return peer_status(vw, r);
+	*done = 0;
+	return peer_status(vw, r);
+}
+
+/*
+ * Vector transfers: the origin side goes through the ring as one
+ * contiguous piece; each target span is one request of a chain.
+ */
+static int vb_vector(struct vb_win *vw, int r, const struct iovec *iov,
+		     int iovcnt, const struct win_span *spans, int nspans,
+		     bool put)
+{
+	struct vb_peer *p = &vw->p[r];
+	struct ibv_send_wr wrs[VB_CHAIN];
+	struct ibv_sge sges[VB_CHAIN];
+	size_t io = 0, so = 0;
+	int i = 0, s = 0, rc;
+
+	if (put)
+		p->dirty = true;
+	while (s < nspans) {
+		/* One batch: spans (or parts of one) filling <= a chunk. */
+		size_t room_left = VB_CHUNK, total = 0;
+		int nwr = 0, s0 = s;
+		size_t so0 = so;
+		uint64_t pos;
+		char *b;
+
+		while (s < nspans && nwr < VB_CHAIN && room_left) {
+			size_t n = spans[s].len - so;
+
+			if (n > room_left)
+				n = room_left;
+			total += n;
+			room_left -= n;
+			nwr++;
+			so += n;
+			if (so == spans[s].len) {
+				s++;
+				so = 0;
+			}
+		}
+		if (total == 0)
+			break;
+		if ((rc = ring_get(vw, total, &b, &pos)))
+			return rc;
+		/* Gather the origin pieces for a put. */
+		{
+			size_t left = total, bo = 0;
+			int ii = i;
+			size_t iio = io;
+
+			while (left) {
+				size_t n = iov[ii].iov_len - iio;
+
+				if (n > left)
+					n = left;
+				if (put)
+					memcpy(b + bo, (char *)iov[ii].iov_base +
+					       iio, n);
+				bo += n;
+				left -= n;
+				iio += n;
+				if (iio == iov[ii].iov_len) {
+					ii++;
+					iio = 0;
+				}
+			}
+			if (put) {
+				i = ii;
+				io = iio;
+			}
+		}
+		/* The chain: one request per target piece. */
+		{
+			size_t bo = 0, sso = so0;
+			int ss = s0;
+
+			for (int k = 0; k < nwr; k++) {
+				size_t n = spans[ss].len - sso;
+
+				if (n > total - bo)
+					n = total - bo;
+				rdma_wr(&wrs[k], &sges[k], put ?
+					IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ,
+					(uintptr_t)(b + bo), (uint32_t)n,
+					vw->buf_mr->lkey,
+					p->data_addr + spans[ss].off + sso,
+					p->data_rkey);
+				if (k)
+					wrs[k - 1].next = &wrs[k];
+				bo += n;
+				sso += n;
+				if (sso == spans[ss].len) {
+					ss++;
+					sso = 0;
+				}
+			}
+		}
+		if ((rc = post_list(vw, r, wrs, nwr, !put)))
+			return rc;
+		{
+			uint64_t t = ring_commit(vw, r, pos, total, NULL);
+
+			if (!put) {
+				/* Scatter once the reads are in. */
+				size_t left = total, bo = 0;
+
+				if ((rc = wait_seq(vw, r, p->posted)))
+					return rc;
+				while (left) {
+					size_t n = iov[i].iov_len - io;
+
+					if (n > left)
+						n = left;
+					memcpy((char *)iov[i].iov_base + io,
+					       b + bo, n);
+					bo += n;
+					left -= n;
+					io += n;
+					if (io == iov[i].iov_len) {
+						i++;
+						io = 0;
+					}
+				}
+				(void)t;
+			}
+		}
+	}
+	return WIN_OK;
+}
+
+static int vb_putv(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		   const struct win_span *spans, int nspans)
+{
+	return vb_vector(tw, rank, iov, iovcnt, spans, nspans, true);
+}
+
+static int vb_getv(void *tw, int rank, const struct iovec *iov, int iovcnt,
+		   const struct win_span *spans, int nspans)
+{
+	return vb_vector(tw, rank, iov, iovcnt, spans, nspans, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Atomics                                                             */
+/* ------------------------------------------------------------------ */
+
+/* One device atomic on a 64-bit word of r; the old value in *old. */
+static int dev_atomic(struct vb_win *vw, int r, bool cas, uint64_t raddr,
+		      uint32_t rkey, uint64_t a, uint64_t b, uint64_t *old)
+{
+	struct ibv_send_wr wr;
+	struct ibv_sge sge;
+	uint64_t *res = (uint64_t *)vw->buf;
+	int rc;
+
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)res;
+	sge.length = 8;
+	sge.lkey = vw->buf_mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = cas ? IBV_WR_ATOMIC_CMP_AND_SWP :
+			  IBV_WR_ATOMIC_FETCH_AND_ADD;
+	wr.wr.atomic.remote_addr = raddr;
+	wr.wr.atomic.rkey = rkey;
+	wr.wr.atomic.compare_add = a;
+	wr.wr.atomic.swap = b;
+	if ((rc = post_list(vw, r, &wr, 1, true)))
+		return rc;
+	if ((rc = wait_seq(vw, r, vw->p[r].posted)))
+		return rc;
+	if (old)
+		*old = __atomic_load_n(res, __ATOMIC_ACQUIRE);
+	return WIN_OK;
+}
+
+static int data_fadd(struct vb_win *vw, int r, size_t off, uint64_t add,
+		     uint64_t *old)
+{
+	return dev_atomic(vw, r, false, vw->p[r].data_addr + off,
+			  vw->p[r].data_rkey, add, 0, old);
+}
+
+static int data_cas(struct vb_win *vw, int r, size_t off, uint64_t cmp,
+		    uint64_t swp, uint64_t *old)
+{
+	return dev_atomic(vw, r, true, vw->p[r].data_addr + off,
+			  vw->p[r].data_rkey, cmp, swp, old);
+}
+
+/* One 64-bit element: native when the device has the operation. */
+static int amo64(struct vb_win *vw, int r, const struct win_amo *a,
+		 size_t i)
+{
+	size_t off = a->off + i * 8;
+	uint64_t old, nv, got;
+	int rc;
+
+	if (a->op == WIN_AMO_CSWAP) {
+		rc = data_cas(vw, r, off, ((const uint64_t *)a->compare)[i],
+			      ((const uint64_t *)a->operand)[i], &old);
+	} else if (a->op == WIN_OP_NO_OP) {
+		rc = data_fadd(vw, r, off, 0, &old);
+	} else if (a->op == WIN_OP_SUM &&
+		   (a->type == WIN_INT64 || a->type == WIN_UINT64)) {
+		rc = data_fadd(vw, r, off, ((const uint64_t *)a->operand)[i],
+			       &old);
+	} else {
+		/* Compare-and-swap loop, seeded with an atomic read. */
+		if ((rc = data_fadd(vw, r, off, 0, &old)))
+			return rc;
+		for (;;) {
+			struct win_amo one = *a;
+
+			one.count = 1;
+			one.operand = (const char *)a->operand + i * 8;
+			if (!win_amo_compute(&one, 0, &old, &nv))
+				break;
+			if ((rc = data_cas(vw, r, off, old, nv, &got)))
+				return rc;
+			if (got == old)
+				break;
+			old = got;
+		}
+	}
+	if (rc == WIN_OK && a->result)
+		memcpy((char *)a->result + i * 8, &old, 8);
+	return rc;
+}
+
+static int ctrl_addr_of(struct vb_win *vw, int r, unsigned word,
+			uint64_t *addr)
+{
+	*addr = vw->p[r].ctrl_addr + (uint64_t)word * 8;
+	return WIN_OK;
+}
+
+/* The target's AMO lock, for 32-bit elements. */
+static int amo_lock(struct vb_win *vw, int r)
+{
+	uint64_t me = (uint64_t)vw->w->rank + 1, old, addr;
+	uint64_t deadline = win_now_ms() + (uint64_t)vw->w->ctx->timeout_ms;
+	unsigned backoff = 1;
+	int rc;
+
+	ctrl_addr_of(vw, r, WIN_CTRL_AMO_LOCK, &addr);
+	for (;;) {
+		if ((rc = dev_atomic(vw, r, true, addr, vw->p[r].ctrl_rkey, 0,
+				     me, &old)))
+			return rc;
+		if (old == 0)
+			return WIN_OK;
+		if (win_now_ms() > deadline)
+			return win_seterr(WIN_ERR_TIMEOUT, "verbs: atomics on "
+					  "rank %d: its lock stays held by "
+					  "rank %llu", r,
+					  (unsigned long long)old - 1);
+		if ((rc = win_group_check_peers(vw->w->group)))
+			return rc;
+		usleep(backoff);
+		if (backoff < 1000)
+			backoff *= 2;
+	}
+}
+
+static int amo_unlock(struct vb_win *vw, int r)
+{
+	uint64_t me = (uint64_t)vw->w->rank + 1, addr, old;
+
+	ctrl_addr_of(vw, r, WIN_CTRL_AMO_LOCK, &addr);
+	return dev_atomic(vw, r, true, addr, vw->p[r].ctrl_rkey, me, 0, &old);
+}
+
+/* 32-bit elements: read, compute, write back under the target's lock. */
+static int amo_locked(struct vb_win *vw, int r, const struct win_amo *a)
+{
+	size_t tsize = win_datatype_size(a->type);
+	char *buf = vw->buf + 64;
+	size_t cap = (VB_SCRATCH - 64) / tsize;
+	struct vb_peer *p = &vw->p[r];
+	int rc, rc2;
+
+	if ((rc = amo_lock(vw, r)))
+		return rc;
+	for (size_t done = 0; done < a->count && rc == WIN_OK;) {
+		size_t n = a->count - done < cap ? a->count - done : cap;
+		size_t off = a->off + done * tsize;
+		struct ibv_send_wr wr;
+		struct ibv_sge sge;
+		bool dirty = false;
+
+		rdma_wr(&wr, &sge, IBV_WR_RDMA_READ, (uintptr_t)buf,
+			(uint32_t)(n * tsize), vw->buf_mr->lkey,
+			p->data_addr + off, p->data_rkey);
+		if ((rc = post_list(vw, r, &wr, 1, true)) ||
+		    (rc = wait_seq(vw, r, p->posted)))
+			break;
+		for (size_t k = 0; k < n; k++) {
+			char *elem = buf + k * tsize;
+
+			if (a->result)
+				memcpy((char *)a->result + (done + k) * tsize,
+				       elem, tsize);
+			dirty |= win_amo_compute(a, done + k, elem, elem);
+		}
+		if (dirty) {
+			/* The unlock's atomic follows on the same QP, so
+			 * the write is placed before the lock is free. */
+			rdma_wr(&wr, &sge, IBV_WR_RDMA_WRITE, (uintptr_t)buf,
+				(uint32_t)(n * tsize), vw->buf_mr->lkey,
+				p->data_addr + off, p->data_rkey);
+			p->dirty = true;
+			if ((rc = post_list(vw, r, &wr, 1, true)) ||
+			    (rc = wait_seq(vw, r, p->posted)))
+				break;
+		}
+		done += n;
+	}
+	rc2 = amo_unlock(vw, r);
+	return rc ? rc : rc2;
+}
+
+static int vb_amo(void *tw, int r, const struct win_amo *a)
+{
+	struct vb_win *vw = tw;
+	int rc = WIN_OK;
+
+	if (win_datatype_size(a->type) != 8)
+		return amo_locked(vw, r, a);
+	for (size_t i = 0; i < a->count && rc == WIN_OK; i++)
+		rc = amo64(vw, r, a, i);
+	return rc;
+}
+
+static int vb_put_signal(void *tw, int r, const void *src, size_t len,
+			 size_t off, size_t sig_off, uint64_t value,
+			 int sig_op)
+{
+	struct vb_win *vw = tw;
+	uint64_t old = 0, got;
+	int rc = vb_put(tw, r, src, len, off, NULL);
+
+	/* The signal is a device atomic after the data on the same QP: the
+	 * responder executes them in order. */
+	if (rc)
+		return rc;
+	if (sig_op == WIN_SIGNAL_ADD)
+		return data_fadd(vw, r, sig_off, value, NULL);
+	for (;;) {
+		if ((rc = data_cas(vw, r, sig_off, old, value, &got)))
+			return rc;
+		if (got == old)
+			return WIN_OK;
+		old = got;
+	}
+}
+
+static int vb_flush(void *tw, int rank)
+{
+	struct vb_win *vw = tw;
+	int lo = rank < 0 ? 0 : rank, hi = rank < 0 ? vw->n : rank + 1;
+	int rc;
+
+	for (int r = lo; r < hi; r++) {
+		struct vb_peer *p = &vw->p[r];
+
+		if (!p->qp)
+			continue;
+		if ((rc = peer_status(vw, r)))
+			return rc;
+		if (vw->vs->flush_read && p->dirty) {
+			struct ibv_send_wr wr;
+			struct ibv_sge sge;
+
+			rdma_wr(&wr, &sge, IBV_WR_RDMA_READ,
+				(uintptr_t)(vw->buf + 8), 8, vw->buf_mr->lkey,
+				p->ctrl_addr, p->ctrl_rkey);
+			if ((rc = post_list(vw, r, &wr, 1, true)))
+				return rc;
+		}
+		if (p->completed < p->posted &&
+		    (rc = wait_seq(vw, r, p->posted)))
+			return rc;
+		p->dirty = false;
+	}
+	vb_retire(vw);
+	return WIN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Control words                                                       */
+/* ------------------------------------------------------------------ */
+
+static int vb_ctrl_fadd(void *tw, int r, unsigned word, uint64_t add,
+			uint64_t *old)
+{
+	struct vb_win *vw = tw;
+	uint64_t addr;
+
+	ctrl_addr_of(vw, r, word, &addr);
+	return dev_atomic(vw, r, false, addr, vw->p[r].ctrl_rkey, add, 0, old);
+}
+
+static int vb_ctrl_cas(void *tw, int r, unsigned word, uint64_t cmp,
+		       uint64_t swp, uint64_t *old)
+{
+	struct vb_win *vw = tw;
+	uint64_t addr;
+
+	ctrl_addr_of(vw, r, word, &addr);
+	return dev_atomic(vw, r, true, addr, vw->p[r].ctrl_rkey, cmp, swp,
+			  old);
+}
+
+static int vb_ctrl_read(void *tw, int r, unsigned word, uint64_t *val)
+{
+	struct vb_win *vw = tw;
+
+	if (r == vw->w->rank) {
+		*val = __atomic_load_n(win_ctrl_word(vw->w, word),
+				       __ATOMIC_ACQUIRE);
+		return WIN_OK;
+	}
+	return vb_ctrl_fadd(tw, r, word, 0, val);
+}
+
+/* Poll the word with an exponential back-off (nothing wakes us). */
+static int vb_ctrl_wait(void *tw, int r, unsigned word, uint64_t seen,
+			int timeout_ms)
+{
+	struct vb_win *vw = tw;
+	uint64_t end = win_now_ms() + (uint64_t)timeout_ms, v;
+	unsigned us = 2;
+	int rc;
+
+	for (;;) {
+		if ((rc = vb_ctrl_read(tw, r, word, &v)))
+			return rc;
+		if (v != seen || win_now_ms() >= end)
+			return WIN_OK;
+		if (r == vw->w->rank && us < 64) {
+			for (unsigned i = 0; i < us * 64; i++)
+				win_cpu_relax();
+		} else {
+			usleep(us);
+		}
+		if (us < 2000)
+			us *= 2;
+	}
+}
+
+static int vb_ctrl_wake(void *tw, int r, unsigned word)
+{
+	return WIN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Description                                                         */
+/* ------------------------------------------------------------------ */
+
+static const char *port_state(enum ibv_port_state s)
+{
+	switch (s) {
+	case IBV_PORT_DOWN:
+		return "down";
+	case IBV_PORT_INIT:
+		return "init";
+	case IBV_PORT_ARMED:
+		return "armed";
+	case IBV_PORT_ACTIVE:
+		return "active";
+	case IBV_PORT_ACTIVE_DEFER:
+		return "active-defer";
+	default:
+		return "nop";
+	}
+}
+
+static void describe_device(struct ibv_device *dev, FILE *out)
+{
+	struct ibv_context *dc = ibv_open_device(dev);
+	struct ibv_device_attr da;
+
+	if (!dc || ibv_query_device(dc, &da)) {
+		fprintf(out, "  device: %s (cannot open)\n",
+			ibv_get_device_name(dev));
+		if (dc)
+			ibv_close_device(dc);
+		return;
+	}
+	fprintf(out, "  device: %s (%d port%s, atomics %s, max_qp_wr %d, "
+		"max_sge %d)\n", ibv_get_device_name(dev), da.phys_port_cnt,
+		da.phys_port_cnt == 1 ? "" : "s",
+		da.atomic_cap == IBV_ATOMIC_NONE ? "none" :
+		da.atomic_cap == IBV_ATOMIC_HCA ? "HCA" : "global",
+		da.max_qp_wr, da.max_sge);
+	for (int p = 1; p <= da.phys_port_cnt; p++) {
+		struct ibv_port_attr pa;
+
+		if (ibv_query_port(dc, (uint8_t)p, &pa))
+			continue;
+		fprintf(out, "  port: %s/%d state %s, link %s, active MTU %d, "
+			"max MTU %d, lid %u\n", ibv_get_device_name(dev), p,
+			port_state(pa.state),
+			pa.link_layer == IBV_LINK_LAYER_ETHERNET ? "Ethernet" :
+								  "InfiniBand",
+			128 << pa.active_mtu, 128 << pa.max_mtu, pa.lid);
+		for (int i = 0; i < pa.gid_tbl_len; i++) {
+			struct ibv_gid_entry e;
+			char s[64];
+
+			if (ibv_query_gid_ex(dc, (uint8_t)p, (uint32_t)i, &e,
+					     0) || gid_zero(&e.gid))
+				continue;
+			gid_str(&e.gid, s, sizeof(s));
+			fprintf(out, "  gid: %s/%d[%d] %s %s\n",
+				ibv_get_device_name(dev), p, i, s,
+				gid_type_name((int)e.gid_type));
+		}
+	}
+	ibv_close_device(dc);
+}
+
+static void vb_describe(void *state, FILE *out)
+{
+	struct vb_state *vs = state;
+	struct ibv_device **list;
+	char g[64] = "LID";
+	int n = 0;
+
+	list = ibv_get_device_list(&n);
+	for (int i = 0; list && i < n; i++)
+		describe_device(list[i], out);
+	if (list)
+		ibv_free_device_list(list);
+	if (vs->gid_index >= 0)
+		gid_str(&vs->gid, g, sizeof(g));
+	fprintf(out, "  selected: %s port %u, gid index %d (%s%s%s)\n",
+		vs->devname, vs->port, vs->gid_index, g,
+		vs->gid_index >= 0 ? ", " : "",
+		vs->gid_index >= 0 ? gid_type_name(vs->gid_type) : "");
+	fprintf(out, "  put: native (RDMA WRITE; inline when small, else "
+		"through a registered bounce ring)\n");
+	fprintf(out, "  get: native (RDMA READ into a registered bounce "
+		"ring)\n");
+	fprintf(out, "  putv/getv/strided: native (chained work requests, "
+		"one per target piece)\n");
+	fprintf(out, "  flush: %s\n", vs->flush_read ?
+		"native (acknowledgements, plus an RDMA READ after writes)" :
+		"native (acknowledgements of the RC queue pair)");
+	fprintf(out, "  atomics 64-bit fetch-add (int64/uint64 sum), "
+		"compare-swap, no-op: native (device atomics)\n");
+	fprintf(out, "  atomics 64-bit other ops and float/double: emulated "
+		"(compare-and-swap loop)\n");
+	fprintf(out, "  atomics 32-bit types: emulated (read-modify-write "
+		"under the target's lock word)\n");
+	fprintf(out, "  locks, fence, post/start/complete/wait: native "
+		"(device atomics on control words; waits poll)\n");
+	fprintf(out, "  put with signal: native (write, then a device "
+		"atomic on the signal word)\n");
 }
 
 const struct win_transport win_verbs_transport = {
 	.name = "verbs",
-	.open = verbs_open,
+	.open = vb_open,
+	.close = vb_close,
+	.reaches = vb_reaches,
+	.win_open = vb_win_open,
+	.win_close = vb_win_close,
+	.direct = NULL,
+	.put = vb_put,
+	.get = vb_get,
+	.putv = vb_putv,
+	.getv = vb_getv,
+	.amo = vb_amo,
+	.put_signal = vb_put_signal,
+	.flush = vb_flush,
+	.req_progress = vb_req_progress,
+	.ctrl_fadd = vb_ctrl_fadd,
+	.ctrl_cas = vb_ctrl_cas,
+	.ctrl_read = vb_ctrl_read,
+	.ctrl_wait = vb_ctrl_wait,
+	.ctrl_wake = vb_ctrl_wake,
+	.describe = vb_describe,
 };
