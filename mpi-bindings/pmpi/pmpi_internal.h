@@ -46,7 +46,9 @@ const char *pw_op_name(MPI_Op op);
 int pw_class_of(int win_status);
 
 /* An error code of class `cls` whose string is `msg` (one dynamic code per
- * class, its string replaced each time); the class itself if that fails. */
+ * class, its string replaced each time); the class itself if that fails,
+ * and always with MPICH. LIBWIN_PMPI_ERRORS=print also writes every message
+ * to stderr. */
 int pw_error_code(int cls, const char *msg);
 
 #endif

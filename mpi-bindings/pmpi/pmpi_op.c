@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INT_KIND(t) (sizeof(t) == 4 ? WIN_INT32 : sizeof(t) == 8 ? WIN_INT64 : 0)
@@ -120,7 +121,23 @@ int pw_class_of(int st)
 
 int pw_error_code(int cls, const char *msg)
 {
-	/* Classes are small integers below MPI_ERR_LASTCODE. */
+	/* Classes are small integers below MPI_ERR_LASTCODE. One dynamic
+	 * code per class, its string replaced by each new message. */
+	static int verbose = -1;
+
+	if (verbose < 0) {
+		const char *e = getenv("LIBWIN_PMPI_ERRORS");
+
+		verbose = e && !strcmp(e, "print");
+	}
+	if (verbose)
+		fprintf(stderr, "%s\n", msg);
+#ifdef MPICH_VERSION
+	/* MPICH's MPI_Error_string does not show the strings of added
+	 * codes (it decodes them as error stacks): give the class, whose
+	 * string is right. */
+	return cls;
+#else
 	static int codes[128];
 	int code;
 
@@ -134,4 +151,5 @@ int pw_error_code(int cls, const char *msg)
 	if (PMPI_Add_error_string(codes[cls], msg) != MPI_SUCCESS)
 		return cls;
 	return codes[cls];
+#endif
 }
