@@ -5,7 +5,9 @@
  *
  * It forks itself into -n processes (default 2) that join a named
  * single-host group: rank 0 is the origin and prints, rank 1 is the target,
- * further ranks only take part in the collective calls.  The same loops,
+ * further ranks only take part in the collective calls. Started by a PMIx
+ * launcher (mpirun -np N winbench) it forks nothing and uses the launcher's
+ * ranks instead.  The same loops,
  * written against MPI-3 RMA, are in mpi_rma_bench; compare.sh runs both.
  */
 #define _GNU_SOURCE
@@ -253,10 +255,13 @@ static int run_rank(const struct bench_opts *o, const char *name, int rank)
 			be_errstr(&b, rc));
 		return 1;
 	}
-	rc = win_group_join(b.ctx, name, o->nprocs, rank, &b.grp);
+	/* Started by a PMIx launcher (mpirun -np N winbench): its group. */
+	rc = name ? win_group_join(b.ctx, name, o->nprocs, rank, &b.grp) :
+		    win_group_from_launcher(b.ctx, &b.grp);
 	if (rc) {
-		fprintf(stderr, "winbench: rank %d: win_group_join(%s): %s\n",
-			rank, name, be_errstr(&b, rc));
+		fprintf(stderr, "winbench: rank %d: %s(%s): %s\n", rank,
+			name ? "win_group_join" : "win_group_from_launcher",
+			name ? name : "PMIx", be_errstr(&b, rc));
 		win_finalize(b.ctx);
 		return 1;
 	}
@@ -267,7 +272,7 @@ static int run_rank(const struct bench_opts *o, const char *name, int rank)
 		 WIN_VERSION_MINOR);
 	tenv = o->transports ? o->transports : getenv("WIN_TRANSPORTS");
 	snprintf(extra, sizeof(extra), "group %s; transports allowed: %s",
-		 name, tenv && *tenv ? tenv : "all built (default)");
+		 name ? name : "from the PMIx launcher", tenv && *tenv ? tenv : "all built (default)");
 	memset(&m, 0, sizeof(m));
 	m.prog = "winbench";
 	m.impl = "libwin";
@@ -299,6 +304,11 @@ int main(int argc, char **argv)
 			      winbench_opt, winbench_help, 1);
 	if (rc)
 		return rc > 0 ? 0 : 1;
+
+	/* Under mpirun (or any PMIx launcher) the launcher made the ranks:
+	 * no forking, -n is the launcher's -np. */
+	if (getenv("PMIX_RANK") && getenv("PMIX_NAMESPACE"))
+		return run_rank(&o, NULL, atoi(getenv("PMIX_RANK")));
 
 	snprintf(name, sizeof(name), "winbench-%ld", (long)parent);
 	fflush(stdout);
