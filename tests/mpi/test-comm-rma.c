@@ -11,7 +11,13 @@
  *      the values read back are checked, and win_free_comm() frees window
  *      and group. Meanwhile ordinary MPI traffic on the same communicator
  *      must be unaffected (the library works on its own duplicate).
- *   4. bad arguments: MPI_COMM_NULL gives WIN_ERR_ARG.
+ *   4. host identity: with WIN_HOSTNAME standing in for the host name,
+ *      even and odd world ranks are on two "hosts". Over the world group
+ *      a same-"host" peer must be served by shm or kshim and any other
+ *      peer by neither (a network transport, or no window at all with
+ *      WIN_ERR_TRANSPORT when none is built or allowed); over the split
+ *      communicator (one "host") everything is checked again on shm/kshim.
+ *   5. bad arguments: MPI_COMM_NULL gives WIN_ERR_ARG.
  *
  * Each rank prints "test-comm-rma: rank R of N: ok", or each failure and
  * exits 1.
@@ -20,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <win_mpi.h>
 
@@ -82,6 +89,55 @@ static void comm_windows(win_ctx_t *ctx, MPI_Comm comm)
 	free(own);
 }
 
+static void two_hosts(win_ctx_t *ctx, MPI_Comm half, int wrank, int wsize)
+{
+	char host[32];
+	win_group_t *g = NULL;
+	win_t *w = NULL;
+	void *base;
+	int rc, rcs;
+
+	snprintf(host, sizeof(host), "libwin-test-host-%d", wrank % 2);
+	setenv("WIN_HOSTNAME", host, 1);
+	RC_OK(win_group_from_comm(ctx, MPI_COMM_WORLD, &g));
+	if (g) {
+		rc = win_allocate(g, 64, 1, NULL, &base, &w);
+		RC_CHECK(rc == WIN_OK || (rc == WIN_ERR_TRANSPORT &&
+					 wsize > 1),
+			 "two hosts: win_allocate: %s (%s)", win_strerror(rc),
+			 win_last_error());
+		for (int r = 0; r < wsize && rc == WIN_OK; r++) {
+			const char *tn = win_transport_name(w, r);
+			int local = tn && (!strcmp(tn, "shm") ||
+					   !strcmp(tn, "kshim"));
+
+			RC_CHECK(local == (r % 2 == wrank % 2), "two hosts: "
+				 "rank %d (%s host) served by '%s'", r,
+				 r % 2 == wrank % 2 ? "same" : "other",
+				 tn ? tn : "(null)");
+		}
+		if (wrank == 0 && wsize > 1)
+			printf("%s: two hosts: other-host peer %s\n", rc_tag,
+			       rc == WIN_OK ? win_transport_name(w, 1) :
+			       "unreachable (WIN_ERR_TRANSPORT)");
+		if (rc == WIN_OK)
+			RC_OK(win_free(w));
+		/* Everybody must have come to the same outcome. */
+		MPI_Allreduce(&rc, &rcs, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+		RC_CHECK(rcs == rc, "two hosts: ranks disagree (%d, %d)", rc,
+			 rcs);
+		RC_OK(win_group_leave(g));
+	}
+	/* The split communicator holds one parity: one "host". */
+	g = NULL;
+	RC_OK(win_group_from_comm(ctx, half, &g));
+	if (g) {
+		rma_checks(g, rc_tag, 1);
+		RC_OK(win_group_leave(g));
+	}
+	unsetenv("WIN_HOSTNAME");
+}
+
 int main(int argc, char **argv)
 {
 	win_ctx_t *ctx;
@@ -129,7 +185,10 @@ int main(int argc, char **argv)
 	/* 3. Windows made over the communicator in one call. */
 	comm_windows(ctx, half);
 
-	/* 4. Refusals. */
+	/* 4. Two "hosts". */
+	two_hosts(ctx, half, wrank, wsize);
+
+	/* 5. Refusals. */
 	g = NULL;
 	rc = win_group_from_comm(ctx, MPI_COMM_NULL, &g);
 	RC_CHECK(rc == WIN_ERR_ARG && g == NULL, "MPI_COMM_NULL: %s",
