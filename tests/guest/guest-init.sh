@@ -11,6 +11,8 @@
 set -u
 export SRCDIR BUILDDIR KVER TMPDIR=${TMPDIR:-/dev/shm}
 : "${GUEST_PART_TIMEOUT:=900}"
+# Variables given with run-guest.sh -e.
+[ ! -f "$GUEST_RUNDIR/parts.env" ] || . "$GUEST_RUNDIR/parts.env"
 results=$(mktemp -d "$TMPDIR/guest-init.XXXXXX")
 
 # Kernel log lines that mean the kernel itself went wrong.

@@ -5,7 +5,7 @@
 # Usage (from a configured build directory, or name it with -b):
 #
 #     /path/to/src/tests/guest/run-guest.sh [-b BUILDDIR] [-t TIMEOUT_S]
-#             [-p PART_TIMEOUT_S] [-m MEM_MB] [-k] PART...
+#             [-p PART_TIMEOUT_S] [-m MEM_MB] [-e VAR=VALUE]... [-k] PART...
 #
 #   PART         a script tests/guest/part-PART.sh of the source tree, run
 #                inside the guest (cwd BUILDDIR; env SRCDIR, BUILDDIR, KVER)
@@ -15,6 +15,8 @@
 #   -p TIMEOUT   seconds before one part is killed inside the guest
 #                (default 900)
 #   -m MEM       guest memory in MiB (default 2048)
+#   -e VAR=VAL   export VAR=VAL to the parts (repeatable; the guest
+#                otherwise starts from an empty environment)
 #   -k           keep the run directory (console log) even on success
 #
 # How it works: a tiny initramfs (busybox-static, an /init, the virtio and 9p
@@ -50,12 +52,17 @@ usage() {
 	exit "${1:-2}"
 }
 
-while getopts b:t:p:m:kh opt; do
+guest_env=()
+while getopts b:t:p:m:e:kh opt; do
 	case $opt in
 	b) BUILDDIR=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	p) part_timeout=$OPTARG ;;
 	m) mem=$OPTARG ;;
+	e) case $OPTARG in
+	   [A-Za-z_]*=*) guest_env+=("$OPTARG") ;;
+	   *) echo "run-guest: -e wants VAR=VALUE, not '$OPTARG'" >&2; exit 2 ;;
+	   esac ;;
 	k) keep=yes ;;
 	h) usage 0 ;;
 	*) usage 2 ;;
@@ -206,6 +213,11 @@ mount --bind /proc /mnt/proc
 mount --bind /sys /mnt/sys
 mount --bind /dev /mnt/dev
 mkdir -p /dev/pts /dev/shm
+# What udev would add: /dev/fd (bash's process substitution needs it).
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+[ -e /dev/stdin ] || ln -s /proc/self/fd/0 /dev/stdin
+[ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
+[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /mnt/dev/pts
 mount -t tmpfs -o mode=1777 shm /mnt/dev/shm
 mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
@@ -240,6 +252,9 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 	echo "GUEST_PARTS=$(quote "$*")"
 	echo "GUEST_PART_TIMEOUT=$(quote "$part_timeout")"
 } >"$run/guest.env"
+for kv in ${guest_env[@]+"${guest_env[@]}"}; do
+	echo "export ${kv%%=*}=$(quote "${kv#*=}")"
+done >"$run/parts.env"
 : >"$console"
 
 qpid=
