@@ -16,6 +16,9 @@
 
 #include "win.h"
 
+/* Words and buffers above what the transfer checks write. */
+#define A ((size_t)200 * 1024)
+
 static int me = -1, checks;
 
 static void die(int line, const char *fmt, ...)
@@ -137,25 +140,25 @@ int main(int argc, char **argv)
 		OK(win_lock_all(w, 0));
 		for (int i = 0; i < iters; i++) {
 			OK(win_fetch_op(w, &one, &old64, WIN_INT64, WIN_OP_SUM, 0,
-					1024));
+					A));
 			OK(win_fetch_op(w, &one32, &old32, WIN_INT32, WIN_OP_SUM,
-					0, 1032));
+					0, A + 8));
 			OK(win_accumulate(w, &half, 1, WIN_DOUBLE, WIN_OP_SUM, 0,
-					  1040));
+					  A + 16));
 		}
 		OK(win_fetch_op(w, &maxv, &oldu, WIN_UINT64, WIN_OP_MAX, 0,
-				1048));
+				A + 24));
 		OK(win_unlock_all(w));
 		OK(win_group_barrier(g));
 		OK(win_lock_all(w, 0));
 		OK(win_fetch_op(w, NULL, &sum64, WIN_INT64, WIN_OP_NO_OP, 0,
-				1024));
+				A));
 		OK(win_fetch_op(w, NULL, &old32, WIN_INT32, WIN_OP_NO_OP, 0,
-				1032));
+				A + 8));
 		OK(win_fetch_op(w, NULL, &oldd, WIN_DOUBLE, WIN_OP_NO_OP, 0,
-				1040));
+				A + 16));
 		OK(win_fetch_op(w, NULL, &oldu, WIN_UINT64, WIN_OP_NO_OP, 0,
-				1048));
+				A + 24));
 		OK(win_unlock_all(w));
 		EXPECT(sum64 == (int64_t)size * iters, "int64 sum %lld, "
 		       "expected %lld", (long long)sum64,
@@ -177,13 +180,13 @@ int main(int argc, char **argv)
 
 		OK(win_lock(w, WIN_LOCK_SHARED, 0, 0));
 		OK(win_compare_swap(w, &zero, &mine, &got, WIN_UINT64, 0,
-				    1056));
+				    A + 32));
 		OK(win_unlock(w, 0));
 		wins = got == 0;
 		OK(win_group_barrier(g));
 		OK(win_lock(w, WIN_LOCK_SHARED, 0, 0));
 		OK(win_fetch_op(w, NULL, &final, WIN_UINT64, WIN_OP_NO_OP, 0,
-				1056));
+				A + 32));
 		OK(win_unlock(w, 0));
 		EXPECT(final >= 100 && final < 100 + (uint64_t)size,
 		       "cas word %llu", (unsigned long long)final);
@@ -198,15 +201,15 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < iters; i++) {
 			OK(win_lock(w, WIN_LOCK_EXCLUSIVE, 0, 0));
-			OK(win_get(w, &v, 8, 0, 2048));
+			OK(win_get(w, &v, 8, 0, A + 64));
 			OK(win_flush(w, 0));
 			v++;
-			OK(win_put(w, &v, 8, 0, 2048));
+			OK(win_put(w, &v, 8, 0, A + 64));
 			OK(win_unlock(w, 0));
 		}
 		OK(win_group_barrier(g));
 		OK(win_lock(w, WIN_LOCK_SHARED, 0, 0));
-		OK(win_get(w, &v, 8, 0, 2048));
+		OK(win_get(w, &v, 8, 0, A + 64));
 		OK(win_unlock(w, 0));
 		EXPECT(v == (int64_t)size * iters, "locked counter %lld, "
 		       "expected %lld", (long long)v,
@@ -220,10 +223,10 @@ int main(int argc, char **argv)
 
 		OK(win_post(w, &from, 1, 0));
 		OK(win_start(w, &peer, 1, 0));
-		OK(win_put(w, &tag, 8, peer, 4096));
+		OK(win_put(w, &tag, 8, peer, A + 128));
 		OK(win_complete(w));
 		OK(win_wait(w));
-		memcpy(&seen, base + 4096, 8);
+		memcpy(&seen, base + A + 128, 8);
 		EXPECT(seen == 0xabc000 + (uint64_t)from, "pscw word %llx",
 		       (unsigned long long)seen);
 	}
@@ -236,14 +239,14 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < 4096; i++)
 			buf[i] = (unsigned char)(i ^ (size_t)me);
 		OK(win_lock_all(w, 0));
-		OK(win_put_signal(w, buf, 4096, peer, 8192, 16384, 7,
+		OK(win_put_signal(w, buf, 4096, peer, A + 4096, A + 16384, 7,
 				  WIN_SIGNAL_ADD));
 		OK(win_flush(w, peer));
-		OK(win_signal_wait_until(w, 16384, WIN_CMP_GE, 7, &seen));
+		OK(win_signal_wait_until(w, A + 16384, WIN_CMP_GE, 7, &seen));
 		OK(win_unlock_all(w));
 		EXPECT(seen == 7, "signal %llu", (unsigned long long)seen);
 		for (size_t i = 0; i < 4096; i++)
-			EXPECT(base[8192 + i] == (unsigned char)(i ^
+			EXPECT(base[A + 4096 + i] == (unsigned char)(i ^
 							 (size_t)from),
 			       "signalled byte %zu", i);
 	}
