@@ -268,7 +268,7 @@ static long kshim_attach(struct kshim_port *port, void __user *arg)
 		/* stays attached: a second ATTACH says EBUSY */
 		err = -EFAULT;
 	}
-	port->attached = true;
+	smp_store_release(&port->attached, true);
 	mutex_unlock(&port->lock);
 	return err;
 
@@ -335,7 +335,7 @@ static long kshim_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KSHIM_IOC_ATTACH:
 		return kshim_attach(port, uarg);
 	}
-	if (!READ_ONCE(port->attached))
+	if (!smp_load_acquire(&port->attached))
 		return _IOC_TYPE(cmd) == KSHIM_IOC_MAGIC ? -ENOTCONN : -ENOTTY;
 	/* the mm that attached owns the port; a forked child may not use it */
 	if (port->pool->mm != current->mm)

@@ -24,6 +24,29 @@
  * Every structure has explicit padding; reserved fields must be zero (else
  * EINVAL) so they can be given meaning later. All sizes and offsets are
  * bytes unless named *_pages.
+ *
+ * Clarifications (ABI 1.0, as the module implements it; no layout change):
+ *   - ioctls return 0 or -1/errno; unknown commands ENOTTY; a NULL or bad
+ *     argument pointer EFAULT. Before ATTACH every ioctl but VERSION, STATS
+ *     and ATTACH fails with ENOTCONN; a second ATTACH with EBUSY.
+ *   - A port belongs to the process (mm) that attached it: ioctls and mmap
+ *     of the staging area from another process (e.g. a forked child still
+ *     holding the fd) fail with EPERM. Window files, by contrast, are meant
+ *     to be passed around.
+ *   - "out" fields (fd, handle, len, flags, new_fd, done) must be zero on
+ *     input, like reserved fields.
+ *   - Windows and the staging area map with MAP_SHARED only (MAP_PRIVATE:
+ *     EINVAL), at most their size (EINVAL beyond). A registered window maps
+ *     only if addr and len are page-aligned (else its first and last pages
+ *     would show the owner's neighbouring bytes): EINVAL otherwise.
+ *   - EXPOSE/REVOKE by a port that is not the window's owner: EPERM.
+ *     EXPOSE of a registered window: EINVAL (its pages are the owner's own
+ *     memory). Exposure zaps every mapping of the window; peers fault the
+ *     same pages back in transparently, only the owner gets SIGBUS.
+ *   - The pool is trimmed (not refused) to the module caps and to what
+ *     RLIMIT_MEMLOCK leaves (unless CAP_IPC_LOCK); ENOMEM only if nothing
+ *     is left. A quarter of the granted pool backs the staging area; the
+ *     rest serves WIN_ALLOC and staged-put exchanges.
  */
 #ifndef _UAPI_KSHIM_H
 #define _UAPI_KSHIM_H
@@ -64,6 +87,12 @@ struct kshim_attach {
 };
 
 /* --- windows ----------------------------------------------------------- */
+/*
+ * Handle errors: EBADF for a handle not on this port (0 is never valid),
+ * ENXIO once the window is gone. WIN_IMPORT: EBADF for a bad fd, EINVAL
+ * for an fd that is not a window file, EACCES for another user's window
+ * (effective uid at import vs. the creator's), ENXIO for a dead window.
+ */
 #define KSHIM_WIN_RDONLY 0x1u /* the file grants reads only */
 
 /*
@@ -170,6 +199,18 @@ enum kshim_atomic_op {
  * staging range. For ATOMIC, `width` is 4 or 8; operand/compare are the
  * values; the old value comes back in `result`.
  *
+ * Synchronous or not (module 1.0): PUT/GET run inside SUBMIT unless the op
+ * has KSHIM_OPF_ASYNC *and* len > the module parameter sync_threshold
+ * (default 64 KiB); then status is -EINPROGRESS and a ring entry follows.
+ * Without KSHIM_OPF_ASYNC an op is always finished when SUBMIT returns.
+ * ATOMIC always runs inside SUBMIT (len must be 0 or width; iovcnt and
+ * addr 0; off must give a width-aligned address). PUT_STAGED always
+ * answers -EINPROGRESS and always posts a ring entry (a move posts it
+ * before SUBMIT returns). KSHIM_OPF_NOTIFY posts an entry for an op that
+ * finished inside SUBMIT, failed ones included. Ops with unknown opcode or
+ * flag bits, or nonzero pad: EINVAL. A PUT/GET whose iovec total differs
+ * from len: EINVAL. A batch is at most 1<<20 ops (EINVAL).
+ *
  * status: out. 0 done; -EINPROGRESS queued (a ring entry with `tag` will
  * come); else -errno (EINVAL malformed, EBADF/ENOENT bad handle, ENXIO window
  * gone, EACCES write to a read-only window, ERANGE outside the window,
@@ -214,7 +255,12 @@ struct kshim_submit {
  * release ordering); the process consumes at `head` and advances it.
  * poll()/select() on the port file report POLLIN while head != tail.
  * When the ring is full, completions wait in the kernel (never dropped)
- * and `overflow` counts how many are waiting.
+ * and `overflow` counts how many are waiting. Waiting completions move
+ * into the ring when the kernel next posts one, and on every poll()/
+ * select() of the port: a process that found the ring empty but overflow
+ * nonzero calls poll() (timeout 0 is fine) to flush them.
+ * The kernel never trusts `head`: a nonsense value only makes it treat
+ * the ring as full.
  */
 struct kshim_ring_hdr {
 	__u32 head;     /* written by the process */
@@ -232,7 +278,11 @@ struct kshim_cqe {
 };
 
 /* --- statistics ----------------------------------------------------------- */
-/* Module-wide counters (any caller) and this port's (when attached). */
+/*
+ * Module-wide counters (any caller) and this port's (when attached).
+ * port_pinned_pages is the calling process's pinned_vm (pages pinned by
+ * all of its registrations, kshim's and others').
+ */
 struct kshim_stats {
 	__u64 ports;           /* open ports */
 	__u64 windows;         /* live windows */

@@ -185,7 +185,7 @@ int main(void)
 	Suite *s = suite_create("kshim-access");
 	TCase *tc = tcase_create("access");
 
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, scm_rights);
 	tcase_add_test(tc, other_user);
 	tcase_add_test(tc, readonly_dup);

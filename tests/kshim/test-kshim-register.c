@@ -58,9 +58,10 @@ START_TEST(register_basic_and_munmap)
 	ck_assert_str_eq(buf, "reg");
 	ck_assert_int_eq(kt_putget(port, KSHIM_OP_GET, im.handle, 100, buf, 6, 0, 0), 0);
 	ck_assert_str_eq(buf, "after");
-	size_t i;
+	size_t i, bad = 0;
 	for (i = 0; i < len; i++)
-		ck_assert_int_eq(other[i], 'n');
+		bad += other[i] != 'n';
+	ck_assert_uint_eq(bad, 0);
 	close(w);
 	struct kshim_stats s2 = kt_stats(port);
 	ck_assert_uint_eq(s2.pinned_pages, s0.pinned_pages);
@@ -174,7 +175,7 @@ int main(void)
 	Suite *s = suite_create("kshim-register");
 	TCase *tc = tcase_create("register");
 
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, register_basic_and_munmap);
 	tcase_add_test(tc, register_mremap_fork);
 	tcase_add_test(tc, exit_releases_and_limits);
