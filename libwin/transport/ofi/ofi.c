@@ -401,29 +401,53 @@ static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 	return WIN_OK;
 }
 
-static int ofi_open(struct win_ctx *ctx, void **state)
+/* Provider discovery (fi_getinfo initializes every provider: slow). */
+static int ofi_discover(struct ofi_state *s)
 {
-	struct ofi_state *s;
 	const char *prov = getenv("WIN_OFI_PROVIDER");
 	char why[200];
 	int rc;
 
-	*state = NULL;
+	if (s->info)
+		return WIN_OK;
 	if (prov && !*prov)
 		prov = NULL;
 	/* The tcp provider enumerates interfaces from this variable. */
 	setenv("FI_TCP_IFACE", "lo", 0);
+	rc = ofi_getinfo(prov, &s->info, why, sizeof(why));
+	if (rc) {
+		win_log(s->ctx, WIN_LOG_INFO, "ofi: %s", why);
+		return win_seterr(rc, "ofi: %s", why);
+	}
+	return WIN_OK;
+}
+
+static int ofi_open(struct win_ctx *ctx, void **state)
+{
+	struct ofi_state *s;
+	bool local_first = false;
+	int rc;
+
+	*state = NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return win_seterr(WIN_ERR_NOMEM, "ofi state");
 	s->ctx = ctx;
-	rc = ofi_getinfo(prov, &s->info, why, sizeof(why));
-	if (rc) {
-		free(s);
-		win_log(ctx, WIN_LOG_INFO, "ofi: %s", why);
-		return win_seterr(rc, "ofi: %s", why);
-	}
 	s->next_key = 1;
+	/*
+	 * When a same-host transport comes first, ofi would only carry
+	 * peers on other hosts: discovery waits for the first window that
+	 * needs it, so contexts that never use ofi do not pay for it. When
+	 * ofi is the first choice, a missing provider fails win_init.
+	 */
+	for (int i = 0; i < ctx->ntp; i++)
+		if (!strcmp(ctx->tp[i]->name, "shm") ||
+		    !strcmp(ctx->tp[i]->name, "kshim"))
+			local_first = true;
+	if (!local_first && (rc = ofi_discover(s))) {
+		free(s);
+		return rc;
+	}
 	*state = s;
 	return WIN_OK;
 }
@@ -585,14 +609,18 @@ static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
 /* Create the fabric objects (first window this transport serves). */
 static int ofi_up(struct ofi_state *s)
 {
-	struct fi_info *info = s->info;
+	struct fi_info *info;
 	struct fi_cq_attr cqa = { .format = FI_CQ_FORMAT_CONTEXT,
 				  .wait_obj = FI_WAIT_UNSPEC };
-	struct fi_av_attr ava = { .type = info->domain_attr->av_type };
+	struct fi_av_attr ava = { 0 };
 	int rc;
 
 	if (s->up)
 		return WIN_OK;
+	if ((rc = ofi_discover(s)))
+		return rc;
+	info = s->info;
+	ava.type = info->domain_attr->av_type;
 	s->mr_mode = info->domain_attr->mr_mode;
 	s->manual = info->domain_attr->data_progress == FI_PROGRESS_MANUAL;
 	s->raw_order = (info->tx_attr->msg_order & FI_ORDER_RMA_RAW) &&
@@ -1417,10 +1445,9 @@ static const char *progress_name(enum fi_progress p)
 static void ofi_describe(void *state, FILE *out)
 {
 	struct ofi_state *s = state;
-	struct fi_info *i = s->info;
-	uint64_t mr = i->domain_attr->mr_mode;
-	bool raw = (i->tx_attr->msg_order & FI_ORDER_RMA_RAW) &&
-		   (i->tx_attr->msg_order & FI_ORDER_ATOMIC_RAW);
+	struct fi_info *i;
+	uint64_t mr;
+	bool raw;
 	static const char *const tn[] = { "", "int32", "int64", "uint32",
 					   "uint64", "float", "double" };
 	char buf[512];
@@ -1429,6 +1456,11 @@ static void ofi_describe(void *state, FILE *out)
 	/* wininfo wants the atomics table: open the endpoint for it. */
 	if (!s->up && ofi_up(s))
 		fprintf(out, "  endpoint error: %s\n", win_last_error());
+	if (!(i = s->info))
+		return;
+	mr = i->domain_attr->mr_mode;
+	raw = (i->tx_attr->msg_order & FI_ORDER_RMA_RAW) &&
+	      (i->tx_attr->msg_order & FI_ORDER_ATOMIC_RAW);
 	fprintf(out, "  provider: %s (fabric %s, domain %s)\n",
 		i->fabric_attr->prov_name, i->fabric_attr->name,
 		i->domain_attr->name);
