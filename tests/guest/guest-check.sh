@@ -2,7 +2,8 @@
 # guest-check.sh - the automake test that runs the in-guest parts.
 # Runs tests/guest/run-guest.sh with every part-*.sh of the source tree, or
 # the parts listed in GUEST_PARTS (space separated). LIBWIN_GUEST=skip skips
-# it; GUEST_TIMEOUT sets the guest's timeout in seconds (default 1800).
+# it; GUEST_TIMEOUT sets the guest's timeout in seconds (default 300 plus
+# 900 per part: each part is also killed after 900 s inside the guest).
 # The guest's console goes to the test log and, through file descriptor 9
 # (the terminal under `make check`), to the terminal.
 set -u
@@ -25,12 +26,14 @@ if [ -z "$parts" ]; then
 	done
 fi
 [ -n "$parts" ] || { echo "SKIP: no parts in $here"; exit 77; }
+# shellcheck disable=SC2086
+set -- $parts
+timeout=${GUEST_TIMEOUT:-$((300 + 900 * $#))}
 
 if { true >&9; } 2>/dev/null; then
-	# shellcheck disable=SC2086
-	"$here/run-guest.sh" -b "$builddir" -t "${GUEST_TIMEOUT:-1800}" $parts 2>&1 |
+	"$here/run-guest.sh" -b "$builddir" -t "$timeout" "$@" 2>&1 |
 		tee /dev/fd/9
 	exit "${PIPESTATUS[0]}"
 fi
-# shellcheck disable=SC2086
-exec "$here/run-guest.sh" -b "$builddir" -t "${GUEST_TIMEOUT:-1800}" $parts
+
+exec "$here/run-guest.sh" -b "$builddir" -t "$timeout" "$@"

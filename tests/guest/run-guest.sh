@@ -100,8 +100,13 @@ make_var() {
 	sed -n "s/^$1 = //p" "$BUILDDIR/tests/Makefile" 2>/dev/null | head -n 1
 }
 QEMU=${QEMU:-$(make_var QEMU)}
-KVER=${KVER:-$(make_var KVER)}
-GUEST_KERNEL=${GUEST_KERNEL:-$(make_var GUEST_KERNEL)}
+if [ -n "${KVER:-}" ]; then
+	# Another kernel than configure's: its image, unless named too.
+	GUEST_KERNEL=${GUEST_KERNEL:-/boot/vmlinuz-$KVER}
+else
+	KVER=$(make_var KVER)
+	GUEST_KERNEL=${GUEST_KERNEL:-$(make_var GUEST_KERNEL)}
+fi
 [ -n "$QEMU" ] || QEMU=$(command -v qemu-system-x86_64 || echo no)
 [ -n "$GUEST_KERNEL" ] || GUEST_KERNEL=no
 [ "$GUEST_KERNEL" = no ] && [ -n "$KVER" ] && [ -f "/boot/vmlinuz-$KVER" ] &&
@@ -342,6 +347,12 @@ fi
 echo "total: $(elapsed "$t0" "$t1") s (qemu exit status $(cat "$run/qemu.rc" 2>/dev/null || echo none))"
 errors=$(sed -n 's/.*@@GUEST-ERROR //p' "$clean_log")
 [ -z "$errors" ] || echo "guest error: $errors"
+panic=$(grep -m 1 'Kernel panic' "$clean_log")
+[ -z "$panic" ] || echo "guest kernel: $panic"
+if [ ! -e "$run/booted" ] && [ "$timed_out" = no ]; then
+	echo "qemu exited before the guest booted; its last output:"
+	tail -n 20 "$clean_log" | sed 's/^/    /'
+fi
 [ "$timed_out" = no ] || echo "guest killed after the ${timeout_s}s timeout"
 grep -q '@@GUEST-DONE' "$clean_log" || echo "the guest did not finish its parts"
 
