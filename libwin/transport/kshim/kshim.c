@@ -194,11 +194,25 @@ static int port_attach(struct ks_port *pt)
 	return WIN_OK;
 }
 
+/* The abstract socket name of the port of process `pid`. */
+static socklen_t ks_sockaddr(struct sockaddr_un *sa, pid_t pid,
+			     uint32_t nonce)
+{
+	int n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1,
+		     "libwin-kshim.%d.%u", (int)pid, nonce);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			   (size_t)n);
+}
+
 static int port_socket(struct ks_port *pt)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	struct timespec ts;
-	int n;
+	socklen_t sl;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pt->nonce = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^
@@ -208,11 +222,8 @@ static int port_socket(struct ks_port *pt)
 	if (pt->sock < 0)
 		return win_seterr_sys(WIN_ERR_SYS, errno, "kshim: socket");
 	/* Abstract name: nothing in the file system to clean up. */
-	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-		     "libwin-kshim.%d.%u", (int)getpid(), pt->nonce);
-	if (bind(pt->sock, (struct sockaddr *)&sa,
-		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			     (size_t)n)) < 0 ||
+	sl = ks_sockaddr(&sa, getpid(), pt->nonce);
+	if (bind(pt->sock, (struct sockaddr *)&sa, sl) < 0 ||
 	    listen(pt->sock, 4096) < 0)
 		return win_seterr_sys(WIN_ERR_SYS, errno, "kshim: listening "
 				      "socket for window files");
@@ -460,43 +471,54 @@ static int import_file(struct ks_win *kw, int rank, int fd)
 	return WIN_OK;
 }
 
-static int send_file(struct ks_win *kw, const struct ks_exchange *to,
-		     int fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct ks_msg m = { .magic = KS_MSG_MAGIC, .from = kw->w->rank,
-			    .xseq = kw->pt->xseq };
-	struct iovec iov = { &m, sizeof(m) };
+/* One message of the window-file protocol: a ks_msg and one descriptor. */
+struct ks_wire {
+	struct ks_msg m;
+	struct iovec iov;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *c;
-	int s, n, rc = WIN_OK;
+	struct msghdr mh;
+};
 
-	memset(&cm, 0, sizeof(cm));
-	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-		     "libwin-kshim.%d.%u", (int)to->ctrl.pid, to->nonce);
+static void wire_init(struct ks_wire *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->iov = (struct iovec){ &x->m, sizeof(x->m) };
+	x->mh.msg_iov = &x->iov;
+	x->mh.msg_iovlen = 1;
+	x->mh.msg_control = x->cm.buf;
+	x->mh.msg_controllen = sizeof(x->cm.buf);
+}
+
+static int send_file(struct ks_win *kw, const struct ks_exchange *to,
+		     int fd)
+{
+	struct sockaddr_un sa;
+	struct ks_wire x;
+	struct cmsghdr *c;
+	int s, rc = WIN_OK;
+	socklen_t sl = ks_sockaddr(&sa, to->ctrl.pid, to->nonce);
+
+	wire_init(&x);
+	x.m = (struct ks_msg){ .magic = KS_MSG_MAGIC, .from = kw->w->rank,
+			       .xseq = kw->pt->xseq };
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return win_seterr_sys(WIN_ERR_SYS, errno, "kshim: socket");
-	if (connect(s, (struct sockaddr *)&sa,
-		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-				(size_t)n)) < 0) {
+	if (connect(s, (struct sockaddr *)&sa, sl) < 0) {
 		rc = win_seterr_sys(WIN_ERR_PEER, errno, "kshim: cannot reach "
 				    "process %d to hand over a window file",
 				    (int)to->ctrl.pid);
 		goto out;
 	}
-	c = CMSG_FIRSTHDR(&mh);
+	c = CMSG_FIRSTHDR(&x.mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+	if (sendmsg(s, &x.mh, MSG_NOSIGNAL) != (ssize_t)sizeof(x.m))
 		rc = win_seterr_sys(WIN_ERR_PEER, errno, "kshim: sending a "
 				    "window file to process %d",
 				    (int)to->ctrl.pid);
@@ -510,15 +532,7 @@ static void accept_one(struct ks_port *pt)
 {
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
-	struct ks_msg m;
-	struct iovec iov = { &m, sizeof(m) };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
+	struct ks_wire x;
 	struct cmsghdr *c;
 	struct ks_stash *st;
 	int s, fd = -1;
@@ -536,16 +550,17 @@ static void accept_one(struct ks_port *pt)
 		if (poll(&pfd, 1, 1000) <= 0)
 			goto out;
 	}
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+	wire_init(&x);
+	n = recvmsg(s, &x.mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	for (c = CMSG_FIRSTHDR(&x.mh); c; c = CMSG_NXTHDR(&x.mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (n != (ssize_t)sizeof(m) || m.magic != KS_MSG_MAGIC || fd < 0 ||
+	if (n != (ssize_t)sizeof(x.m) || x.m.magic != KS_MSG_MAGIC || fd < 0 ||
 	    !(st = malloc(sizeof(*st))))
 		goto out;
 	st->pid = cred.pid;
-	st->xseq = m.xseq;
+	st->xseq = x.m.xseq;
 	st->fd = fd;
 	st->next = pt->stash;
 	pt->stash = st;
