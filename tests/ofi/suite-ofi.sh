@@ -19,7 +19,11 @@ per_prog_timeout=${OFI_SUITE_TIMEOUT:-600}
 WIN_TRANSPORTS=ofi
 WIN_OFI_PROVIDER=$prov
 FI_TCP_IFACE=lo
-export WIN_TRANSPORTS WIN_OFI_PROVIDER FI_TCP_IFACE
+# Check's per-test timeouts catch hangs; libfabric's start-up (fi_getinfo
+# initializes every provider, ~1 s on a loaded machine) and the connection
+# set-up make each forked member slower to start than over shm.
+CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}
+export WIN_TRANSPORTS WIN_OFI_PROVIDER FI_TCP_IFACE CK_TIMEOUT_MULTIPLIER
 
 if [ ! -x "$wininfo" ]; then
 	echo "SKIP: $wininfo is not built"

@@ -1,0 +1,97 @@
+#!/bin/sh
+# ofi-compare.sh: winbench over libwin's ofi transport against ofibench, the
+# same flush-mode loops written directly on libfabric, on the same provider
+# in the same run; prints per size both figures and their ratio.
+# Targets: latency libwin/raw <= 1.1, bandwidth libwin/raw >= 0.95.
+#
+# Usage: ofi-compare.sh [-p PROVIDER] [-m MIN:MAX] [-i N] [-x N] [-W N]
+#                       [-r N] [-o put,get,fop]
+# Environment: WINBENCH, OFIBENCH (paths; default next to this script, then
+# the current directory). Traffic stays on loopback (FI_TCP_IFACE=lo).
+set -u
+prov=${WIN_OFI_PROVIDER:-tcp}
+range=8:1M
+iters=2000
+warm=100
+win=64
+reps=3
+ops=put,get,fop
+while getopts p:m:i:x:W:r:o:h opt; do
+	case $opt in
+	p) prov=$OPTARG;;
+	m) range=$OPTARG;;
+	i) iters=$OPTARG;;
+	x) warm=$OPTARG;;
+	W) win=$OPTARG;;
+	r) reps=$OPTARG;;
+	o) ops=$OPTARG;;
+	*) sed -n '2,12p' "$0"; exit 0;;
+	esac
+done
+here=$(dirname "$0")
+find_prog() {
+	for p in "$here/$1" "./$1"; do
+		[ -x "$p" ] && { echo "$p"; return; }
+	done
+	echo "ofi-compare: $1 not found (build it first)" >&2
+	exit 1
+}
+WINBENCH=${WINBENCH:-$(find_prog winbench)} || exit 1
+OFIBENCH=${OFIBENCH:-$(find_prog ofibench)} || exit 1
+FI_TCP_IFACE=lo
+WIN_OFI_PROVIDER=$prov
+export FI_TCP_IFACE WIN_OFI_PROVIDER
+min=${range%:*}
+max=${range#*:}
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+echo "# provider $prov, sizes $range, $iters iterations ($warm warm-up), " \
+     "bw window $win, $reps runs each (median)"
+# Alternate the two programs so both see the same machine load.
+i=0
+while [ $i -lt "$reps" ]; do
+	WIN_TRANSPORTS=ofi timeout 900 "$WINBENCH" -T ofi -o "$ops" -s flush \
+		-k lat,bw -m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
+		-r 1 -M -V -c >"$tmp/lw.$i" 2>"$tmp/lw.err.$i" ||
+		{ echo "winbench failed:"; cat "$tmp/lw.err.$i"; exit 1; }
+	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw \
+		-m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
+		>"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
+		{ echo "ofibench failed:"; cat "$tmp/raw.err.$i"; exit 1; }
+	i=$((i + 1))
+done
+cat "$tmp"/lw.[0-9]* | grep '^libwin,' >"$tmp/lw.all"
+cat "$tmp"/raw.[0-9]* | grep '^ofi-raw,' >"$tmp/raw.all"
+awk -F, '
+function median(a, n,   i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+FNR == 1 { file++ }
+{
+	op = $3; if (op == "fetch_op") op = "fop"
+	k = $2 "," op "," $7
+	if (file == 1) { lw[k, ++nl[k]] = $10 } else { rw[k, ++nr[k]] = $10 }
+	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+}
+END {
+	printf "%-4s %-4s %9s %14s %14s %8s %s\n", "kind", "op", "size",
+	       "libwin", "raw ofi", "ratio", "target"
+	for (i = 1; i <= nk; i++) {
+		k = order[i]
+		if (!nl[k] || !nr[k]) continue
+		split(k, p, ",")
+		for (j = 1; j <= nl[k]; j++) a[j] = lw[k, j]
+		l = median(a, nl[k])
+		for (j = 1; j <= nr[k]; j++) b[j] = rw[k, j]
+		r = median(b, nr[k])
+		ratio = r > 0 ? l / r : 0
+		if (p[1] == "lat") { unit = "us"; ok = ratio <= 1.1 ? "ok (<= 1.1)" : "MISSED (<= 1.1)" }
+		else { unit = "MB/s"; ok = ratio >= 0.95 ? "ok (>= 0.95)" : "MISSED (>= 0.95)" }
+		printf "%-4s %-4s %9s %11.2f %-2s %11.2f %-2s %8.3f %s\n", p[1], p[2], p[3], l, unit, r, unit, ratio, ok
+	}
+}' "$tmp/lw.all" "$tmp/raw.all"

@@ -1,0 +1,392 @@
+/*
+ * ofibench: winbench's flush-mode loops written directly on libfabric, the
+ * baseline for libwin's ofi transport (ofi-compare.sh runs both).
+ *
+ * Two processes (fork; addresses and keys go over a socketpair): rank 0
+ * issues, rank 1 only drives its provider's progress. The provider and
+ * endpoint are chosen as the ofi transport chooses them (FI_RMA|FI_ATOMIC,
+ * FI_EP_RDM, node 127.0.0.1 for network providers, FI_TCP_IFACE=lo), and
+ * remote completion is obtained the same way: a trailing 8-byte fi_read
+ * when the provider orders reads after writes (FI_ORDER_RMA_RAW), else
+ * writes with FI_DELIVERY_COMPLETE.
+ *
+ *   lat put:  fi_write (fi_inject_write when it fits) + remote completion
+ *   lat get:  fi_read, wait
+ *   lat fop:  fi_fetch_atomic(int64 sum), wait
+ *   bw put:   W writes, then remote completion
+ *   bw get:   W reads, then wait for all
+ *
+ * Output: the CSV columns of `winbench -c` (impl "ofi-raw").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_atomic.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#define DIE(...)                                                             \
+	do {                                                                 \
+		fprintf(stderr, "ofibench: " __VA_ARGS__);                   \
+		fputc('\n', stderr);                                         \
+		exit(1);                                                     \
+	} while (0)
+#define FI_CHK(call)                                                         \
+	do {                                                                 \
+		int r_ = (int)(call);                                        \
+		if (r_)                                                      \
+			DIE("%s: %s", #call, fi_strerror(-r_));              \
+	} while (0)
+
+struct xchg {
+	char addr[256];
+	size_t addrlen;
+	uint64_t base, key;
+};
+
+static struct fi_info *info;
+static struct fid_fabric *fabric;
+static struct fid_domain *domain;
+static struct fid_ep *ep;
+static struct fid_av *av;
+static struct fid_cq *cq;
+static struct fid_mr *mr;
+static char *buf;         /* registered: [0, len) window, then local */
+static size_t buflen;
+static fi_addr_t peer;
+static uint64_t rbase, rkey;
+static bool raw_order;
+static long outstanding;
+static bool cq_waitable = true;
+static bool target_busy;
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void reap(long until)
+{
+	struct fi_cq_entry e[16];
+
+	while (outstanding > until) {
+		ssize_t n = fi_cq_read(cq, e, 16);
+
+		if (n > 0) {
+			outstanding -= n;
+		} else if (n == -FI_EAVAIL) {
+			struct fi_cq_err_entry err = { 0 };
+
+			fi_cq_readerr(cq, &err, 0);
+			DIE("completion error: %s", fi_strerror(err.err));
+		} else if (n != -FI_EAGAIN) {
+			DIE("fi_cq_read: %s", fi_strerror((int)-n));
+		}
+	}
+}
+
+#define POST(call)                                                           \
+	do {                                                                 \
+		ssize_t r_;                                                  \
+		while ((r_ = (call)) == -FI_EAGAIN)                          \
+			reap(outstanding ? outstanding - 1 : 0),             \
+				fi_cq_read(cq, NULL, 0);                     \
+		if (r_)                                                      \
+			DIE("%s: %s", #call, fi_strerror((int)-r_));         \
+	} while (0)
+
+static void put(const void *src, size_t len)
+{
+	void *desc = fi_mr_desc(mr);
+
+	if (raw_order && len <= info->tx_attr->inject_size) {
+		POST(fi_inject_write(ep, src, len, peer, rbase, rkey));
+		return;
+	}
+	struct iovec iov = { (void *)src, len };
+	struct fi_rma_iov riov = { rbase, len, rkey };
+	struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &desc,
+				  .iov_count = 1, .addr = peer,
+				  .rma_iov = &riov, .rma_iov_count = 1,
+				  .context = NULL };
+	uint64_t fl = FI_COMPLETION | (raw_order ? 0 : FI_DELIVERY_COMPLETE);
+
+	if (len <= info->tx_attr->inject_size)
+		fl |= FI_INJECT;
+	POST(fi_writemsg(ep, &msg, fl));
+	outstanding++;
+}
+
+static void get(void *dst, size_t len)
+{
+	POST(fi_read(ep, dst, len, fi_mr_desc(mr), peer, rbase, rkey, NULL));
+	outstanding++;
+}
+
+/* Remote completion of the writes issued so far. */
+static void flush(char *scratch)
+{
+	if (raw_order) {
+		POST(fi_read(ep, scratch, 8, fi_mr_desc(mr), peer, rbase, rkey,
+			     NULL));
+		outstanding++;
+	}
+	reap(0);
+}
+
+static void fop(int64_t *operand, int64_t *result)
+{
+	void *d = fi_mr_desc(mr);
+
+	POST(fi_fetch_atomic(ep, operand, 1, d, result, d, peer, rbase, rkey,
+			     FI_INT64, FI_SUM, NULL));
+	outstanding++;
+	reap(0);
+}
+
+static void setup(const char *prov)
+{
+	struct fi_info *hints = fi_allocinfo();
+	bool local = prov && !strncmp(prov, "shm", 3);
+	struct fi_cq_attr cqa = { .format = FI_CQ_FORMAT_CONTEXT,
+				  .wait_obj = FI_WAIT_UNSPEC };
+	struct fi_av_attr ava = { 0 };
+
+	setenv("FI_TCP_IFACE", "lo", 0);
+	hints->caps = FI_RMA | FI_ATOMIC;
+	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_BUFFERED_RECV;
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->domain_attr->mr_mode = FI_MR_VIRT_ADDR | FI_MR_PROV_KEY |
+				      FI_MR_LOCAL | FI_MR_ENDPOINT |
+				      FI_MR_ALLOCATED;
+	hints->domain_attr->threading = FI_THREAD_SAFE;
+	if (prov)
+		hints->fabric_attr->prov_name = strdup(prov);
+	FI_CHK(fi_getinfo(FI_VERSION(1, 17), local ? NULL : "127.0.0.1", NULL,
+			  local ? 0 : FI_SOURCE, hints, &info));
+	fi_freeinfo(hints);
+	raw_order = (info->tx_attr->msg_order & FI_ORDER_RMA_RAW) &&
+		    (info->tx_attr->msg_order & FI_ORDER_ATOMIC_RAW);
+	ava.type = info->domain_attr->av_type;
+	FI_CHK(fi_fabric(info->fabric_attr, &fabric, NULL));
+	FI_CHK(fi_domain(fabric, info, &domain, NULL));
+	if (fi_cq_open(domain, &cqa, &cq, NULL)) {
+		cqa.wait_obj = FI_WAIT_NONE;
+		cq_waitable = false;
+		FI_CHK(fi_cq_open(domain, &cqa, &cq, NULL));
+	}
+	FI_CHK(fi_av_open(domain, &ava, &av, NULL));
+	FI_CHK(fi_endpoint(domain, info, &ep, NULL));
+	FI_CHK(fi_ep_bind(ep, &cq->fid, FI_TRANSMIT | FI_RECV));
+	FI_CHK(fi_ep_bind(ep, &av->fid, 0));
+	FI_CHK(fi_enable(ep));
+	if (posix_memalign((void **)&buf, 4096, buflen))
+		DIE("out of memory");
+	memset(buf, 0, buflen);
+	FI_CHK(fi_mr_reg(domain, buf, buflen, FI_READ | FI_WRITE |
+			 FI_REMOTE_READ | FI_REMOTE_WRITE, 0, 7, 0, &mr, NULL));
+	if (info->domain_attr->mr_mode & FI_MR_ENDPOINT) {
+		FI_CHK(fi_mr_bind(mr, &ep->fid, 0));
+		FI_CHK(fi_mr_enable(mr));
+	}
+}
+
+static void exchange(int sock)
+{
+	struct xchg me = { 0 }, them;
+
+	me.addrlen = sizeof(me.addr);
+	FI_CHK(fi_getname(&ep->fid, me.addr, &me.addrlen));
+	me.base = (info->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ?
+		  (uintptr_t)buf : 0;
+	me.key = fi_mr_key(mr);
+	if (write(sock, &me, sizeof(me)) != sizeof(me) ||
+	    read(sock, &them, sizeof(them)) != sizeof(them))
+		DIE("exchange over the socketpair failed");
+	if (fi_av_insert(av, them.addr, 1, &peer, 0, NULL) != 1)
+		DIE("fi_av_insert failed");
+	rbase = them.base;
+	rkey = them.key;
+}
+
+/*
+ * The target: drive progress until the origin says it is done. By default
+ * as libwin's progress thread does it (blocking in fi_cq_sread, which
+ * wakes when the provider has work); -t busy spins in fi_cq_read instead.
+ */
+static void target(int sock)
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+	unsigned n = 0;
+
+	for (;;) {
+		if (!target_busy && cq_waitable) {
+			struct fi_cq_entry e;
+
+			fi_cq_sread(cq, &e, 1, NULL, 50);
+			if (poll(&p, 1, 0) > 0)
+				break;
+			continue;
+		}
+		fi_cq_read(cq, NULL, 0);
+		if ((++n & 1023) == 0 && poll(&p, 1, 0) > 0)
+			break;
+	}
+}
+
+static void emit(const char *kind, const char *op, size_t size, long iters,
+		 double v, const char *unit)
+{
+	printf("ofi-raw,%s,%s,flush,allocate,%s,%zu,%ld,1,%.4f,%.4f,%.4f,%s,"
+	       "0,0,ok\n", kind, op, info->fabric_attr->prov_name, size, iters,
+	       v, v, v, unit);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *prov = getenv("WIN_OFI_PROVIDER");
+	size_t minsz = 1, maxsz = 1 << 22;
+	long iters = 10000, warm = 100;
+	int w = 64, c, sv[2];
+	bool do_lat = true, do_bw = true;
+	char ops[64] = "put,get,fop";
+	pid_t pid;
+
+	while ((c = getopt(argc, argv, "p:m:i:x:W:k:o:t:h")) != -1) {
+		switch (c) {
+		case 'p': prov = optarg; break;
+		case 'm':
+			if (sscanf(optarg, "%zu:%zu", &minsz, &maxsz) != 2)
+				DIE("-m MIN:MAX");
+			break;
+		case 'i': iters = atol(optarg); break;
+		case 'x': warm = atol(optarg); break;
+		case 'W': w = atoi(optarg); break;
+		case 'k':
+			do_lat = strstr(optarg, "lat") != NULL;
+			do_bw = strstr(optarg, "bw") != NULL;
+			break;
+		case 't': target_busy = !strcmp(optarg, "busy"); break;
+		case 'o': snprintf(ops, sizeof(ops), "%s", optarg); break;
+		default:
+			printf("usage: ofibench [-p provider] [-m MIN:MAX] "
+			       "[-i iters] [-x warmup] [-W window] "
+			       "[-k lat,bw] [-o put,get,fop] [-t block|busy]\n"
+			       "The provider defaults to $WIN_OFI_PROVIDER, "
+			       "else libfabric's first match.\n");
+			return c == 'h' ? 0 : 1;
+		}
+	}
+	if (prov && !*prov)
+		prov = NULL;
+	buflen = 2 * maxsz + 8192;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		DIE("socketpair: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		DIE("fork: %s", strerror(errno));
+	setup(prov);
+	exchange(pid ? sv[0] : sv[1]);
+	if (pid == 0) {
+		target(sv[1]);
+		_exit(0);
+	}
+	char *win = buf, *local = buf + maxsz + 4096;
+	char *scratch = buf + buflen - 8;
+	int64_t one = 1, *res = (int64_t *)(local + 64);
+
+	printf("impl,kind,op,sync,flavor,transport,size,iters,reps,median,"
+	       "min,max,unit,memcpy_us,memcpy_mbps,verified\n");
+	(void)win;
+	for (size_t sz = minsz; sz <= maxsz; sz *= 2) {
+		long it = sz <= 8192 ? iters : iters / 10, wu = sz <= 8192 ?
+			  warm : warm / 10;
+		uint64_t t0 = 0;
+
+		if (it < 1)
+			it = 1;
+		if (do_lat && strstr(ops, "put")) {
+			for (long i = 0; i < wu + it; i++) {
+				if (i == wu)
+					t0 = now_ns();
+				put(local, sz);
+				flush(scratch);
+			}
+			emit("lat", "put", sz, it, (now_ns() - t0) / 1e3 / it,
+			     "us");
+		}
+		if (do_lat && strstr(ops, "get")) {
+			for (long i = 0; i < wu + it; i++) {
+				if (i == wu)
+					t0 = now_ns();
+				get(local, sz);
+				reap(0);
+			}
+			emit("lat", "get", sz, it, (now_ns() - t0) / 1e3 / it,
+			     "us");
+		}
+		if (do_bw && strstr(ops, "put")) {
+			long loops = it / w > 2 ? it / w : 2;
+
+			for (long i = 0; i < loops + 1; i++) {
+				if (i == 1)
+					t0 = now_ns();
+				for (int j = 0; j < w; j++)
+					put(local, sz);
+				flush(scratch);
+			}
+			emit("bw", "put", sz, loops * w,
+			     (double)sz * w * loops /
+			     ((now_ns() - t0) / 1e3), "MB/s");
+		}
+		if (do_bw && strstr(ops, "get")) {
+			long loops = it / w > 2 ? it / w : 2;
+
+			for (long i = 0; i < loops + 1; i++) {
+				if (i == 1)
+					t0 = now_ns();
+				for (int j = 0; j < w; j++)
+					get(local, sz);
+				reap(0);
+			}
+			emit("bw", "get", sz, loops * w,
+			     (double)sz * w * loops /
+			     ((now_ns() - t0) / 1e3), "MB/s");
+		}
+	}
+	if (strstr(ops, "fop")) {
+		uint64_t t0 = 0;
+
+		for (long i = 0; i < warm + iters; i++) {
+			if (i == warm)
+				t0 = now_ns();
+			fop(&one, res);
+		}
+		emit("lat", "fop", 8, iters, (now_ns() - t0) / 1e3 / iters,
+		     "us");
+	}
+	if (write(sv[0], "x", 1) != 1)
+		kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return 0;
+}
