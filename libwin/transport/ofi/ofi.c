@@ -45,6 +45,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,17 @@ struct ofi_waiter {
 	unsigned spins;
 };
 
+/* Has `rank`'s process died? (Group members share this host.) */
+static bool rank_dead(struct ofi_win *ow, int rank)
+{
+	pid_t pid;
+
+	if (rank < 0 || rank >= ow->w->size || !ow->w->group->pids)
+		return false;
+	pid = ow->w->group->pids[rank];
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 /* One round of waiting: progress, backoff, peer and deadline checks. */
 static int wait_round(struct ofi_waiter *wt, int rank, const char *what)
 {
@@ -277,9 +289,13 @@ static int wait_round(struct ofi_waiter *wt, int rank, const char *what)
 
 		if (!wt->deadline)
 			wt->deadline = now + (uint64_t)wt->ow->w->ctx->timeout_ms;
-		if (win_group_check_peers(wt->ow->w->group))
-			return win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: %s",
-					  what, rank, win_last_error());
+		/* Only the target's death fails an operation on it. */
+		if (rank >= 0 && rank_dead(wt->ow, rank))
+			return win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: the "
+					  "process has died", what, rank);
+		if (rank < 0 && win_group_check_peers(wt->ow->w->group))
+			return win_seterr(WIN_ERR_PEER, "ofi %s: %s", what,
+					  win_last_error());
 		if (now > wt->deadline)
 			return win_seterr(WIN_ERR_TIMEOUT, "ofi %s on rank %d: "
 					  "no completion in %d ms", what, rank,
@@ -829,6 +845,16 @@ static int ofi_win_close(struct win *w, void *tw)
 	return WIN_OK;
 }
 
+/*
+ * No direct load/store view, not even of our own part: peers update it
+ * with provider atomics, which CPU atomics in the core would bypass. (The
+ * core still answers win_shared_query for the caller's own part.)
+ */
+static void *ofi_direct(void *tw, int rank)
+{
+	return NULL;
+}
+
 /* ---- data movement ---- */
 
 /* Local descriptor for `buf` (FI_MR_LOCAL registers it for the op). */
@@ -1364,10 +1390,22 @@ static int ofi_ctrl_fadd(void *tw, int rank, unsigned word, uint64_t add,
 	struct ofi_win *ow = tw;
 	struct ofi_peer *p = &ow->p[rank];
 	uint64_t v;
+	int rc = native_amo(ow, rank, K_FETCH, WIN_UINT64, FI_SUM,
+			    ctrl_addr(p, word), p->ctrl_key, &add, NULL,
+			    old ? old : &v, 1);
 
-	return native_amo(ow, rank, K_FETCH, WIN_UINT64, FI_SUM,
-			  ctrl_addr(p, word), p->ctrl_key, &add, NULL,
-			  old ? old : &v, 1);
+	/*
+	 * A notification (post, complete, doorbell, unlock: no old value
+	 * wanted) to a member that has died has nobody left to observe it,
+	 * as over shared memory; the waits that depend on that member
+	 * report its death themselves.
+	 */
+	if (rc == WIN_ERR_PEER && !old && rank_dead(ow, rank)) {
+		win_log(ow->w->ctx, WIN_LOG_INFO, "ofi: notification to dead "
+			"rank %d dropped", rank);
+		return WIN_OK;
+	}
+	return rc;
 }
 
 static int ofi_ctrl_cas(void *tw, int rank, unsigned word, uint64_t cmp,
@@ -1524,6 +1562,7 @@ const struct win_transport win_ofi_transport = {
 	.reaches = ofi_reaches,
 	.win_open = ofi_win_open,
 	.win_close = ofi_win_close,
+	.direct = ofi_direct,
 	.put = ofi_put,
 	.get = ofi_get,
 	.putv = ofi_putv,
