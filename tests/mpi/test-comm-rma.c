@@ -15,7 +15,8 @@
  *      even and odd world ranks are on two "hosts". Over the world group
  *      a same-"host" peer must be served by shm or kshim and any other
  *      peer by neither (a network transport, or no window at all with
- *      WIN_ERR_TRANSPORT when none is built or allowed); over the split
+ *      WIN_ERR_TRANSPORT when none is built or allowed; when there is
+ *      one, put/get/locks/atomics are checked across the two); over the split
  *      communicator (one "host") everything is checked again on shm/kshim.
  *   5. bad arguments: MPI_COMM_NULL gives WIN_ERR_ARG.
  *
@@ -126,6 +127,10 @@ static void two_hosts(win_ctx_t *ctx, MPI_Comm half, int wrank, int wsize)
 		MPI_Allreduce(&rc, &rcs, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
 		RC_CHECK(rcs == rc, "two hosts: ranks disagree (%d, %d)", rc,
 			 rcs);
+		/* A network transport carries the other "host": the whole
+		 * set of checks across both. */
+		if (rc == WIN_OK && rcs == WIN_OK)
+			rma_checks(g, rc_tag, 0);
 		RC_OK(win_group_leave(g));
 	}
 	/* The split communicator holds one parity: one "host". */
