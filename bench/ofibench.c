@@ -275,10 +275,20 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "p:m:i:x:W:k:o:t:h")) != -1) {
 		switch (c) {
 		case 'p': prov = optarg; break;
-		case 'm':
-			if (sscanf(optarg, "%zu:%zu", &minsz, &maxsz) != 2)
+		case 'm': {
+			char *e;
+
+			minsz = strtoul(optarg, &e, 10);
+			minsz <<= *e == 'K' ? 10 : *e == 'M' ? 20 : 0;
+			e += *e == 'K' || *e == 'M';
+			if (*e != ':')
+				DIE("-m MIN:MAX");
+			maxsz = strtoul(e + 1, &e, 10);
+			maxsz <<= *e == 'K' ? 10 : *e == 'M' ? 20 : 0;
+			if (!minsz || maxsz < minsz)
 				DIE("-m MIN:MAX");
 			break;
+		}
 		case 'i': iters = atol(optarg); break;
 		case 'x': warm = atol(optarg); break;
 		case 'W': w = atoi(optarg); break;
