@@ -1,8 +1,8 @@
 #!/bin/sh
 # Launch test: mpirun (Open MPI's ORTE, a PMIx server) starts the plain
-# libwin program launch/launch-rma with 2 and then 4 ranks; each rank forms
-# its group from PMIx and checks put/get/locks/atomics. Every rank must say
-# "ok". Skips (77) with the reason when mpirun or PMIx is missing.
+# libwin program launch/launch-rma with 2 and then 4 ranks, then 4 ranks
+# posing as two hosts; each rank forms its group from PMIx and checks
+# put/get/locks/atomics. Every rank must say "ok". Skips (77) with the reason when mpirun or PMIx is missing.
 #
 # Environment: MPIRUN (default: mpirun on PATH), LAUNCH_RMA (the program),
 # LAUNCH_NPROCS (default "2 4").
@@ -33,17 +33,23 @@ esac
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 status=0
-for n in $nprocs; do
-	out=$(LAUNCH_RMA_SIZE=$n timeout 180 "$mpirun" --oversubscribe \
-		--mca btl self,vader -x LAUNCH_RMA_SIZE -np "$n" "$prog" 2>&1)
+# The last run pretends the ranks are on two hosts (by rank parity).
+for run in $nprocs hosts; do
+	n=$run hosts=
+	[ "$run" = hosts ] && n=4 hosts=2
+	out=$(LAUNCH_RMA_SIZE=$n LAUNCH_RMA_HOSTS=$hosts timeout 180 \
+		"$mpirun" --oversubscribe --mca btl self,vader \
+		-x LAUNCH_RMA_SIZE ${hosts:+-x LAUNCH_RMA_HOSTS} \
+		-np "$n" "$prog" 2>&1)
 	rc=$?
 	oks=$(printf '%s\n' "$out" | grep -c ": ok$")
 	printf '%s\n' "$out"
+	what="mpirun -np $n${hosts:+ (two hosts)}"
 	if [ $rc -ne 0 ] || [ "$oks" -ne "$n" ]; then
-		echo "FAIL: mpirun -np $n: exit $rc, $oks of $n ranks ok"
+		echo "FAIL: $what: exit $rc, $oks of $n ranks ok"
 		status=1
 	else
-		echo "PASS: mpirun -np $n: $oks of $n ranks ok"
+		echo "PASS: $what: $oks of $n ranks ok"
 	fi
 done
 exit $status
