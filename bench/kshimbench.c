@@ -151,7 +151,9 @@ static int open_series(struct series *s, const char *name,
 		       const char *transports, int flavor, const char *gname,
 		       int rank, size_t size)
 {
-	win_config_t cfg = { .transports = transports };
+	/* rank 1 waits in win_free while rank 0 measures: no timeout */
+	win_config_t cfg = { .transports = transports,
+			     .timeout_ms = 24 * 3600 * 1000 };
 	char full[128];
 
 	memset(s, 0, sizeof(*s));
@@ -271,7 +273,7 @@ int main(int argc, char **argv)
 		char mb[32];
 		size_t need = (max_bytes >> 20) + 8;
 
-		snprintf(mb, sizeof(mb), "%zu", rank == 0 ? 4 * need : need);
+		snprintf(mb, sizeof(mb), "%zu", rank == 0 ? 4 * need : 2 * need);
 		setenv("WIN_KSHIM_POOL_MB", mb, 0);
 	}
 	/* A series that cannot open (no kshim here) stays out of the run;
