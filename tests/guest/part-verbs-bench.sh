@@ -24,11 +24,11 @@ out=$TMPDIR/vbench.$$
 perf() {
 	local name=$1 srv ok=no try
 	shift
-	timeout 300 "$name" -d rxe0 -x 1 "$@" >"$out.$name.srv" 2>&1 &
+	timeout 300 "$name" -F -d rxe0 -x 1 "$@" >"$out.$name.srv" 2>&1 &
 	srv=$!
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1
-		if timeout 300 "$name" -d rxe0 -x 1 "$@" 169.254.77.1 >"$out.$name" 2>&1; then
+		if timeout 300 "$name" -F -d rxe0 -x 1 "$@" 169.254.77.1 >"$out.$name" 2>&1; then
 			ok=yes
 			break
 		fi

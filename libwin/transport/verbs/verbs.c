@@ -1542,6 +1542,17 @@ static int vb_ctrl_wake(void *tw, int r, unsigned word)
 	return WIN_OK;
 }
 
+/*
+ * No part is given to the core for plain loads, stores and CPU atomics,
+ * not even this member's own: its atomics must go through the device like
+ * everyone else's. (The owner still reaches its own memory through
+ * win_shared_query, which returns the window's base for itself.)
+ */
+static void *vb_direct(void *tw, int rank)
+{
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Description                                                         */
 /* ------------------------------------------------------------------ */
@@ -1655,7 +1666,7 @@ const struct win_transport win_verbs_transport = {
 	.reaches = vb_reaches,
 	.win_open = vb_win_open,
 	.win_close = vb_win_close,
-	.direct = NULL,
+	.direct = vb_direct,
 	.put = vb_put,
 	.get = vb_get,
 	.putv = vb_putv,
