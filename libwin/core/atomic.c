@@ -215,8 +215,8 @@ int win_signal_wait_until(win_t *w, size_t sig_disp, int cmp, uint64_t value,
 		return rc;
 	if (cmp < WIN_CMP_EQ || cmp > WIN_CMP_LE)
 		return win_seterr(WIN_ERR_ARG, "unknown comparison %d", cmp);
-	rc = win_ctrl_wait_until(w, w->rank, WIN_CTRL_DOORBELL, signal_met,
-				 &s);
+	rc = win_ctrl_wait_until(w, w->rank, WIN_CTRL_DOORBELL, -1,
+				 signal_met, &s);
 	if (rc == WIN_OK)
 		rc = s.rc;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);

@@ -97,30 +97,40 @@ bool win_group_same_host(struct win_group *g, int rank)
 	return g->hostid[rank] == g->hostid[g->rank];
 }
 
+int win_group_check_peer(struct win_group *g, int r)
+{
+	int rc;
+
+	if (r < 0)
+		return win_group_check_peers(g);
+	if (r == g->rank)
+		return WIN_OK;
+	/* What the bootstrap knows first: a member that left cleanly (> 0)
+	 * is not a dead peer, the others may still be synchronizing among
+	 * themselves. */
+	if (g->bops->check_peer) {
+		rc = g->bops->check_peer(g->bstate, r);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return WIN_OK;
+	}
+	/* Only a pid on this host means anything here; members on other
+	 * hosts are watched by the bootstrap and the network transports
+	 * (and bounded by the context's timeout). */
+	if (win_group_same_host(g, r) && !pid_alive(g->pids[r]))
+		return win_seterr(WIN_ERR_PEER, "rank %d (pid %d) of the group "
+				  "has died", r, (int)g->pids[r]);
+	return WIN_OK;
+}
+
 int win_group_check_peers(struct win_group *g)
 {
 	for (int r = 0; r < g->size; r++) {
-		int rc;
+		int rc = win_group_check_peer(g, r);
 
-		if (r == g->rank)
-			continue;
-		/* What the bootstrap knows first: a member that left
-		 * cleanly (> 0) is not a dead peer, the others may still be
-		 * synchronizing among themselves. */
-		if (g->bops->check_peer) {
-			rc = g->bops->check_peer(g->bstate, r);
-			if (rc < 0)
-				return rc;
-			if (rc > 0)
-				continue;
-		}
-		/* Only a pid on this host means anything here; members on
-		 * other hosts are watched by the bootstrap and the network
-		 * transports (and bounded by the context's timeout). */
-		if (win_group_same_host(g, r) && !pid_alive(g->pids[r]))
-			return win_seterr(WIN_ERR_PEER,
-					  "rank %d (pid %d) of the group has "
-					  "died", r, (int)g->pids[r]);
+		if (rc)
+			return rc;
 	}
 	return WIN_OK;
 }

@@ -106,6 +106,8 @@ int win_group_allgather(struct win_group *g, const void *in, void *out,
 			size_t len);
 /* WIN_ERR_PEER (with a message) if a member has died, else WIN_OK. */
 int win_group_check_peers(struct win_group *g);
+/* The same for one member (r < 0: every member). */
+int win_group_check_peer(struct win_group *g, int r);
 bool win_group_same_host(struct win_group *g, int rank);
 
 /* ---- windows (core/window.c) ---- */
@@ -165,8 +167,12 @@ uint64_t *win_ctrl_word(struct win *w, unsigned word);
 /* Revoke/restore the owner's direct mapping (don't-touch enforcement). */
 int win_expose(struct win *w, bool exposed);
 
-/* Wait until cond(arg) holds, sleeping on `rank`'s control word `word`. */
-int win_ctrl_wait_until(struct win *w, int rank, unsigned word,
+/*
+ * Wait until cond(arg) holds, sleeping on `rank`'s control word `word`.
+ * Fails with WIN_ERR_PEER when member `watch` dies (watch < 0: any member),
+ * and with WIN_ERR_TIMEOUT after the context's timeout.
+ */
+int win_ctrl_wait_until(struct win *w, int rank, unsigned word, int watch,
 			bool (*cond)(struct win *w, void *arg), void *arg);
 
 #endif

@@ -11,7 +11,7 @@
 #include "core/futex.h"
 #include "core/internal.h"
 
-int win_ctrl_wait_until(struct win *w, int rank, unsigned word,
+int win_ctrl_wait_until(struct win *w, int rank, unsigned word, int watch,
 			bool (*cond)(struct win *w, void *arg), void *arg)
 {
 	const struct win_transport *tp = w->peers[rank].tp;
@@ -35,7 +35,7 @@ int win_ctrl_wait_until(struct win *w, int rank, unsigned word,
 			return WIN_OK;
 		if (!deadline)
 			deadline = win_now_ms() + (uint64_t)w->ctx->timeout_ms;
-		if ((rc = win_group_check_peers(w->group)))
+		if ((rc = win_group_check_peer(w->group, watch)))
 			return rc;
 		if (win_now_ms() > deadline)
 			return win_seterr(WIN_ERR_TIMEOUT, "no progress from "
@@ -189,7 +189,7 @@ int win_start(win_t *w, const int *ranks, int n, unsigned assert_flags)
 	for (int i = 0; i < n; i++) {
 		int t = ranks[i];
 
-		rc = win_ctrl_wait_until(w, w->rank, WIN_CTRL_DOORBELL,
+		rc = win_ctrl_wait_until(w, w->rank, WIN_CTRL_DOORBELL, t,
 					 post_arrived, &t);
 		if (rc) {
 			for (int j = 0; j < i; j++)
@@ -266,8 +266,8 @@ int win_wait(win_t *w)
 		return WIN_ERR_HANDLE;
 	if (!w->post_open)
 		return win_seterr(WIN_ERR_SYNC, "win_wait without win_post");
-	rc = win_ctrl_wait_until(w, w->rank, WIN_CTRL_DOORBELL, all_completed,
-				 NULL);
+	rc = win_ctrl_wait_until(w, w->rank, WIN_CTRL_DOORBELL, -1,
+				 all_completed, NULL);
 	return rc ? rc : end_exposure(w);
 }
 
@@ -322,8 +322,8 @@ static bool lock_attempt(struct win *w, void *arg)
 static int acquire(struct win *w, int type, int rank)
 {
 	struct lock_try lt = { rank, type, WIN_OK };
-	int rc = win_ctrl_wait_until(w, rank, WIN_CTRL_LOCK, lock_attempt,
-				     &lt);
+	int rc = win_ctrl_wait_until(w, rank, WIN_CTRL_LOCK, -1,
+				     lock_attempt, &lt);
 
 	return rc ? rc : lt.rc;
 }
