@@ -129,6 +129,10 @@ struct vb_win {
 	struct vb_ent *ents;
 	uint64_t ehead, etail; /* entry tickets (monotonic) */
 	struct vb_peer *p;
+	/* The responder end of this member's own pair: a QP connected to
+	 * itself stalls on multi-packet reads in some providers (rxe), so
+	 * the own rank is reached through a second QP. */
+	struct ibv_qp *self_resp;
 	int n;
 	uint32_t max_inline;
 	uint32_t depth;
@@ -687,6 +691,8 @@ static int vb_win_close(struct win *w, void *tw)
 	for (int r = 0; vw->p && r < vw->n; r++)
 		if (vw->p[r].qp)
 			ibv_destroy_qp(vw->p[r].qp);
+	if (vw->self_resp)
+		ibv_destroy_qp(vw->self_resp);
 	if (vw->cq)
 		ibv_destroy_cq(vw->cq);
 	if (vw->data_mr)
@@ -739,11 +745,12 @@ static int vb_win_setup(struct vb_win *vw, const bool *serve)
 		return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
 				      "ibv_reg_mr on %s", vs->devname);
 	vw->max_inline = 0;
-	for (int r = 0; r < vw->n; r++) {
+	for (int r = 0; r <= vw->n; r++) {
 		struct ibv_qp_init_attr qa;
 		struct ibv_qp_attr a;
+		struct ibv_qp **qpp = r < vw->n ? &vw->p[r].qp : &vw->self_resp;
 
-		if (!serve[r])
+		if (r < vw->n ? !serve[r] : !serve[vw->w->rank])
 			continue;
 		for (int want = VB_INLINE_WANT; want >= 0; want -= 64) {
 			memset(&qa, 0, sizeof(qa));
@@ -756,17 +763,18 @@ static int vb_win_setup(struct vb_win *vw, const bool *serve)
 			qa.cap.max_send_sge = 1;
 			qa.cap.max_recv_sge = 1;
 			qa.cap.max_inline_data = (uint32_t)(want < 0 ? 0 : want);
-			vw->p[r].qp = ibv_create_qp(vs->pd, &qa);
-			if (vw->p[r].qp || want == 0)
+			*qpp = ibv_create_qp(vs->pd, &qa);
+			if (*qpp || want == 0)
 				break;
 			if (want < 64)
 				want = 64;
 		}
-		if (!vw->p[r].qp)
+		if (!*qpp)
 			return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
 					      "ibv_create_qp on %s",
 					      vs->devname);
-		vw->max_inline = qa.cap.max_inline_data;
+		if (r < vw->n)
+			vw->max_inline = qa.cap.max_inline_data;
 		memset(&a, 0, sizeof(a));
 		a.qp_state = IBV_QPS_INIT;
 		a.pkey_index = 0;
@@ -774,7 +782,7 @@ static int vb_win_setup(struct vb_win *vw, const bool *serve)
 		a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
 				    IBV_ACCESS_REMOTE_READ |
 				    IBV_ACCESS_REMOTE_ATOMIC;
-		if (ibv_modify_qp(vw->p[r].qp, &a, IBV_QP_STATE |
+		if (ibv_modify_qp(*qpp, &a, IBV_QP_STATE |
 				  IBV_QP_PKEY_INDEX | IBV_QP_PORT |
 				  IBV_QP_ACCESS_FLAGS))
 			return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: "
@@ -783,11 +791,11 @@ static int vb_win_setup(struct vb_win *vw, const bool *serve)
 	return WIN_OK;
 }
 
-static int vb_connect(struct vb_win *vw, int r, const struct vb_xchg *me,
-		      const struct vb_xchg *peer)
+static int vb_connect_qp(struct vb_win *vw, int r, struct ibv_qp *qp,
+			 uint32_t dest, const struct vb_xchg *me,
+			 const struct vb_xchg *peer)
 {
 	struct vb_state *vs = vw->vs;
-	struct ibv_qp *qp = vw->p[r].qp;
 	int rd = vs->attr.max_qp_rd_atom < 16 ? vs->attr.max_qp_rd_atom : 16;
 	int rd_in = vs->attr.max_qp_init_rd_atom < 16 ?
 		    vs->attr.max_qp_init_rd_atom : 16;
@@ -796,7 +804,7 @@ static int vb_connect(struct vb_win *vw, int r, const struct vb_xchg *me,
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
 	a.path_mtu = (enum ibv_mtu)(me->mtu < peer->mtu ? me->mtu : peer->mtu);
-	a.dest_qp_num = peer->qpn[vw->w->rank];
+	a.dest_qp_num = dest;
 	a.rq_psn = peer->psn;
 	a.max_dest_rd_atomic = (uint8_t)(rd < 1 ? 1 : rd);
 	a.min_rnr_timer = 12;
@@ -826,6 +834,26 @@ static int vb_connect(struct vb_win *vw, int r, const struct vb_xchg *me,
 			  IBV_QP_MAX_QP_RD_ATOMIC))
 		return win_seterr_sys(WIN_ERR_TRANSPORT, errno, "verbs: QP to "
 				      "rank %d to RTS", r);
+	return WIN_OK;
+}
+
+static int vb_connect(struct vb_win *vw, int r, const struct vb_xchg *me,
+		      const struct vb_xchg *peer)
+{
+	int rc;
+
+	if (r == vw->w->rank) {
+		rc = vb_connect_qp(vw, r, vw->p[r].qp, vw->self_resp->qp_num,
+				   me, me);
+		if (rc == WIN_OK)
+			rc = vb_connect_qp(vw, r, vw->self_resp,
+					   vw->p[r].qp->qp_num, me, me);
+	} else {
+		rc = vb_connect_qp(vw, r, vw->p[r].qp,
+				   peer->qpn[vw->w->rank], me, peer);
+	}
+	if (rc)
+		return rc;
 	vw->p[r].data_addr = peer->data_addr;
 	vw->p[r].data_rkey = peer->data_rkey;
 	vw->p[r].ctrl_addr = peer->ctrl_addr;
