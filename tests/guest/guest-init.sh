@@ -23,6 +23,7 @@ seen=$(dmesg_lines)
 
 for p in $GUEST_PARTS; do
 	script=$SRCDIR/tests/guest/part-$p.sh
+	[ "$p" != cmd ] || script=$GUEST_RUNDIR/part-cmd.sh
 	skipfile=$results/$p.skip
 	echo "@@GUEST-BEGIN $p"
 	t0=$(date +%s.%N)

@@ -90,11 +90,12 @@ check_programs() {
 # run_check_programs [VAR=VALUE...] -- [PROGRAM...]
 # Runs libwin's Check programs (paths relative to $BUILDDIR/tests, e.g.
 # unit/test-init; all of unit/ and mp/ when none is named) with the given
-# environment (and CK_TIMEOUT_MULTIPLIER=10 unless set), printing each one's output (so Check's summary lines reach
-# the console). Returns 1 if any fails; skips the part if none is built.
+# environment (and CK_TIMEOUT_MULTIPLIER=30 unless set), printing each
+# one's output (so Check's summary lines reach the console). Returns 1
+# if any fails; skips the part if none is built.
 run_check_programs() {
 	# Check's 4 s default per test is too short under emulation.
-	local envs=("CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}")
+	local envs=("CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-30}")
 	local progs=() p rc failed=() n=0 t0 t1
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		envs+=("$1")

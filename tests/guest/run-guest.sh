@@ -5,7 +5,8 @@
 # Usage (from a configured build directory, or name it with -b):
 #
 #     /path/to/src/tests/guest/run-guest.sh [-b BUILDDIR] [-t TIMEOUT_S]
-#             [-p PART_TIMEOUT_S] [-m MEM_MB] [-e VAR=VALUE]... [-k] PART...
+#             [-p PART_TIMEOUT_S] [-m MEM_MB] [-e VAR=VALUE]... [-k]
+#             [-c COMMAND] PART...
 #
 #   PART         a script tests/guest/part-PART.sh of the source tree, run
 #                inside the guest (cwd BUILDDIR; env SRCDIR, BUILDDIR, KVER)
@@ -18,6 +19,8 @@
 #   -e VAR=VAL   export VAR=VAL to the parts (repeatable; the guest
 #                otherwise starts from an empty environment)
 #   -k           keep the run directory (console log) even on success
+#   -c COMMAND   also run COMMAND (bash, cwd BUILDDIR, lib.sh loaded) as a
+#                part named "cmd", after the named parts
 #
 # How it works: a tiny initramfs (busybox-static, an /init, the virtio and 9p
 # modules of the guest kernel) is built once and cached in
@@ -48,12 +51,13 @@ keep=no
 BUILDDIR=${BUILDDIR:-}
 
 usage() {
-	sed -n '/^# Usage/,/^#   -k/p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '/^# Usage/,/^#   -c/p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
 guest_env=()
-while getopts b:t:p:m:e:kh opt; do
+command=
+while getopts b:t:p:m:e:c:kh opt; do
 	case $opt in
 	b) BUILDDIR=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
@@ -64,12 +68,14 @@ while getopts b:t:p:m:e:kh opt; do
 	   *) echo "run-guest: -e wants VAR=VALUE, not '$OPTARG'" >&2; exit 2 ;;
 	   esac ;;
 	k) keep=yes ;;
+	c) command=$OPTARG ;;
 	h) usage 0 ;;
 	*) usage 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { echo "run-guest: no part named" >&2; usage 2; }
+[ $# -gt 0 ] || [ -n "$command" ] ||
+	{ echo "run-guest: no part named" >&2; usage 2; }
 for n in "$timeout_s" "$part_timeout" "$mem"; do
 	case $n in
 	'' | *[!0-9]*) echo "run-guest: '$n' is not a number" >&2; exit 2 ;;
@@ -137,7 +143,7 @@ esac
 
 for p in "$@"; do
 	case $p in
-	'' | *[!A-Za-z0-9_.-]* | dmesg) echo "run-guest: bad part name '$p'" >&2; exit 2 ;;
+	'' | *[!A-Za-z0-9_.-]* | dmesg | cmd) echo "run-guest: bad part name '$p'" >&2; exit 2 ;;
 	esac
 	[ -f "$SRCDIR/tests/guest/part-$p.sh" ] ||
 		{ echo "run-guest: no part '$p' ($SRCDIR/tests/guest/part-$p.sh)" >&2; exit 1; }
@@ -249,6 +255,10 @@ fi
 # --- one run ------------------------------------------------------------
 run=$(mktemp -d "$work/run.XXXXXX") || exit 1
 console=$run/console.log
+if [ -n "$command" ]; then
+	printf '%s\n' '. "$SRCDIR/tests/guest/lib.sh"' "$command" >"$run/part-cmd.sh"
+	set -- "$@" cmd
+fi
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 {
 	echo "SRCDIR=$(quote "$SRCDIR")"
