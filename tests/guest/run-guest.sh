@@ -253,6 +253,8 @@ EOF
 fi
 
 # --- one run ------------------------------------------------------------
+# Failed runs keep their directory; forget those older than a day.
+find "$work" -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null
 run=$(mktemp -d "$work/run.XXXXXX") || exit 1
 console=$run/console.log
 if [ -n "$command" ]; then
