@@ -17,9 +17,10 @@
  * Don't touch: while a window is exposed (between fences, or between post and
  * wait) its memory belongs to the epoch. With WIN_OPT_ENFORCE_DONT_TOUCH on an
  * allocated window the owner's own mapping is revoked for the exposure epoch:
- * a stray load or store raises SIGSEGV (si_code SEGV_ACCERR) on the shm
- * transport, SIGBUS (si_code BUS_ADRERR) on kshim, whose module revokes the
- * kernel-owned pages themselves. Use put/get to your own rank instead.
+ * a stray load or store raises SIGSEGV (si_code SEGV_ACCERR). (On kshim the
+ * module also revokes the kernel-owned pages themselves, so any other view
+ * of them the process made faults with SIGBUS.) Use put/get to your own
+ * rank instead.
  *
  * Every function returns WIN_OK (0) or a negative WIN_ERR_* code; nothing in
  * the library aborts or exits the process. win_strerror() names a code and

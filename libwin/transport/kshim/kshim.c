@@ -10,8 +10,10 @@
  * the group) and maps it too, so put/get are plain copies and atomics CPU
  * atomics on the very pages the module's atomics use. With
  * WIN_OPT_ENFORCE_DONT_TOUCH, exposure epochs revoke every mapping the
- * owner has (WIN_EXPOSE: a stray access raises SIGBUS, BUS_ADRERR), and the
- * library reaches its own part through its handle meanwhile.
+ * owner has (WIN_EXPOSE; the owner's view is mprotected too, so a stray
+ * access raises SIGSEGV, SEGV_ACCERR, as on shm, and any other view of
+ * the window SIGBUS), and the library reaches its own part through its
+ * handle meanwhile.
  *
  * Created windows are registered (WIN_REGISTER pins the owner's pages); the
  * file goes to the peers, which import it and move data with SUBMIT
@@ -727,16 +729,30 @@ static void *ks_direct(void *tw, int rank)
 static int ks_expose(void *tw, bool exposed)
 {
 	struct ks_win *kw = tw;
-	struct ks_peer *me = &kw->p[kw->w->rank];
+	struct win *w = kw->w;
+	struct ks_peer *me = &kw->p[w->rank];
 	struct kshim_win_expose ex = { .handle = me->handle,
 				       .exposed = exposed };
 
 	if (!me->has_handle)
 		return win_seterr(WIN_ERR_TRANSPORT, "kshim: no handle on the "
 				  "own window");
+	/*
+	 * The module revokes every mapping this process has of the window
+	 * (any other view faults with SIGBUS); the owner's own view is also
+	 * mprotected, so a stray access there raises SIGSEGV (SEGV_ACCERR)
+	 * as on every transport.
+	 */
+	if (!exposed && mprotect(w->base, w->data.len,
+				 PROT_READ | PROT_WRITE) < 0)
+		return win_seterr_sys(WIN_ERR_SYS, errno, "mprotect of the "
+				      "owner's window mapping");
 	if (ioctl(kw->pt->fd, KSHIM_IOC_WIN_EXPOSE, &ex) < 0)
 		return ks_status(errno, exposed ? "revoking the owner's access"
-				 : "restoring the owner's access", kw->w->rank);
+				 : "restoring the owner's access", w->rank);
+	if (exposed && mprotect(w->base, w->data.len, PROT_NONE) < 0)
+		return win_seterr_sys(WIN_ERR_SYS, errno, "mprotect of the "
+				      "owner's window mapping");
 	kw->exposed = exposed;
 	return WIN_OK;
 }
@@ -1132,8 +1148,8 @@ static void ks_describe(void *state, FILE *out)
 		"and float sum as compare-and-swap loops (emulated)\n");
 	fprintf(out, "  staged put: page moves into kernel-owned windows, "
 		"copies otherwise (native)\n");
-	fprintf(out, "  don't-touch: kernel revokes the owner's mapping "
-		"(SIGBUS, BUS_ADRERR)\n");
+	fprintf(out, "  don't-touch: kernel revokes the owner's mappings "
+		"(SIGSEGV on the window's view, SIGBUS on any other)\n");
 	fprintf(out, "  locks, post/complete, signals' wake-ups: shared "
 		"control blocks with futexes\n");
 }
