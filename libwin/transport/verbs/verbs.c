@@ -505,12 +505,15 @@ static int vb_progress_until(struct vb_win *vw, int r,
 			idle = 0;
 			continue;
 		}
-		if (++idle < 4096) {
+		/* Soft-RoCE does its work in kernel threads that compete
+		 * with this process for the CPU: give it up early. */
+		if (++idle < 16) {
 			win_cpu_relax();
 			continue;
 		}
-		idle = 0;
 		sched_yield();
+		if (idle % 256)
+			continue;
 		if (!deadline)
 			deadline = win_now_ms() +
 				   (uint64_t)vw->w->ctx->timeout_ms;
