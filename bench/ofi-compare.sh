@@ -4,8 +4,19 @@
 # in the same run; prints per size both figures and their ratio.
 # Targets: latency libwin/raw <= 1.1, bandwidth libwin/raw >= 0.95.
 #
+# Same semantics on both sides: winbench's put and get are blocking calls
+# (each returns when its buffer is reusable or filled), so the ratio is
+# taken against ofibench -b blocking, where every write and read waits for
+# its own completion too; the last column is ofibench -b pipelined (all W
+# of a batch in flight), the provider's ceiling, for information. Both
+# targets drive progress the same way (blocking in fi_cq_sread); the
+# figures are medians over -r alternated runs, and the load average is
+# printed before and after.
+#
 # Usage: ofi-compare.sh [-p PROVIDER] [-m MIN:MAX] [-i N] [-x N] [-W N]
-#                       [-r N] [-o put,get,fop]
+#                       [-r N] [-R N] [-o put,get,fop]
+# -r runs of each program, alternated (median over them); -R repetitions of
+# each timed loop inside a run (each program reports their median).
 # Environment: WINBENCH, OFIBENCH (paths; default next to this script, then
 # the current directory). Traffic stays on loopback (FI_TCP_IFACE=lo).
 set -u
@@ -15,8 +26,9 @@ iters=2000
 warm=100
 win=64
 reps=3
+inreps=5
 ops=put,get,fop
-while getopts p:m:i:x:W:r:o:h opt; do
+while getopts p:m:i:x:W:r:R:o:h opt; do
 	case $opt in
 	p) prov=$OPTARG;;
 	m) range=$OPTARG;;
@@ -24,8 +36,9 @@ while getopts p:m:i:x:W:r:o:h opt; do
 	x) warm=$OPTARG;;
 	W) win=$OPTARG;;
 	r) reps=$OPTARG;;
+	R) inreps=$OPTARG;;
 	o) ops=$OPTARG;;
-	*) sed -n '2,12p' "$0"; exit 0;;
+	*) sed -n '2,25p' "$0"; exit 0;;
 	esac
 done
 here=$(dirname "$0")
@@ -46,23 +59,37 @@ max=${range#*:}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-echo "# provider $prov, sizes $range, $iters iterations ($warm warm-up), " \
-     "bw window $win, $reps runs each (median)"
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "# provider $prov, sizes $range, $iters iterations ($warm warm-up)," \
+     "bw window $win, $reps runs each of $inreps repetitions (median of" \
+     "the runs' medians)"
+echo "# load average before: $(load)"
 # Alternate the two programs so both see the same machine load.
 i=0
 while [ $i -lt "$reps" ]; do
 	WIN_TRANSPORTS=ofi timeout 900 "$WINBENCH" -T ofi -o "$ops" -s flush \
 		-k lat,bw -m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
-		-r 1 -M -V -c >"$tmp/lw.$i" 2>"$tmp/lw.err.$i" ||
+		-r "$inreps" -M -V -c >"$tmp/lw.$i" 2>"$tmp/lw.err.$i" ||
 		{ echo "winbench failed:"; cat "$tmp/lw.err.$i"; exit 1; }
-	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw \
+	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw -b blocking -r "$inreps" \
 		-m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
 		>"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
 		{ echo "ofibench failed:"; cat "$tmp/raw.err.$i"; exit 1; }
+	case $ops in
+	*put*|*get*)
+		timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k bw \
+			-b pipelined -r "$inreps" -m "$min:$max" -i "$iters" -x "$warm" \
+			-W "$win" >"$tmp/pipe.$i" 2>"$tmp/pipe.err.$i" ||
+			{ echo "ofibench -b pipelined failed:"
+			  cat "$tmp/pipe.err.$i"; exit 1; };;
+	esac
 	i=$((i + 1))
 done
 cat "$tmp"/lw.[0-9]* | grep '^libwin,' >"$tmp/lw.all"
 cat "$tmp"/raw.[0-9]* | grep '^ofi-raw,' >"$tmp/raw.all"
+cat /dev/null "$tmp"/pipe.[0-9]* 2>/dev/null |
+	grep '^ofi-raw-pipelined,' >"$tmp/pipe.all"
+echo "# load average after: $(load)"
 awk -F, '
 function median(a, n,   i, j, t) {
 	for (i = 2; i <= n; i++)
@@ -75,12 +102,14 @@ FNR == 1 { file++ }
 {
 	op = $3; if (op == "fetch_op") op = "fop"
 	k = $2 "," op "," $7
-	if (file == 1) { lw[k, ++nl[k]] = $10 } else { rw[k, ++nr[k]] = $10 }
-	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+	if (file == 1) lw[k, ++nl[k]] = $10
+	else if (file == 2) rw[k, ++nr[k]] = $10
+	else pw[k, ++np[k]] = $10
+	if (file < 3 && !(k in seen)) { seen[k] = 1; order[++nk] = k }
 }
 END {
-	printf "%-4s %-4s %9s %14s %14s %8s %s\n", "kind", "op", "size",
-	       "libwin", "raw ofi", "ratio", "target"
+	printf "%-4s %-4s %9s %14s %14s %8s %-16s %s\n", "kind", "op", "size",
+	       "libwin", "raw ofi", "ratio", "target", "raw pipelined"
 	for (i = 1; i <= nk; i++) {
 		k = order[i]
 		if (!nl[k] || !nr[k]) continue
@@ -92,6 +121,11 @@ END {
 		ratio = r > 0 ? l / r : 0
 		if (p[1] == "lat") { unit = "us"; ok = ratio <= 1.1 ? "ok (<= 1.1)" : "MISSED (<= 1.1)" }
 		else { unit = "MB/s"; ok = ratio >= 0.95 ? "ok (>= 0.95)" : "MISSED (>= 0.95)" }
-		printf "%-4s %-4s %9s %11.2f %-2s %11.2f %-2s %8.3f %s\n", p[1], p[2], p[3], l, unit, r, unit, ratio, ok
+		pipe = "-"
+		if (np[k]) {
+			for (j = 1; j <= np[k]; j++) c[j] = pw[k, j]
+			pipe = sprintf("%.2f %s", median(c, np[k]), unit)
+		}
+		printf "%-4s %-4s %9s %11.2f %-4s %9.2f %-4s %8.3f %-16s %s\n", p[1], p[2], p[3], l, unit, r, unit, ratio, ok, pipe
 	}
-}' "$tmp/lw.all" "$tmp/raw.all"
+}' "$tmp/lw.all" "$tmp/raw.all" "$tmp/pipe.all"

@@ -16,7 +16,19 @@
  *   bw put:   W writes, then remote completion
  *   bw get:   W reads, then wait for all
  *
- * Output: the CSV columns of `winbench -c` (impl "ofi-raw").
+ * -b blocking (the default) gives every write and read the semantics of a
+ * blocking win_put/win_get: the call returns when its buffer is reusable
+ * (write) or filled (read), so each one waits for its own completion
+ * (a write small enough for fi_inject_write has none to wait for) and
+ * only the remote completion is left to the flush. -b pipelined keeps
+ * all W of a bandwidth batch in flight instead: the provider's ceiling,
+ * which blocking calls cannot reach.
+ *
+ * -r N repeats each timed loop N times (default 5) and reports the
+ * median, min and max, as winbench -r does.
+ *
+ * Output: the CSV columns of `winbench -c` (impl "ofi-raw", or
+ * "ofi-raw-pipelined" with -b pipelined).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -75,6 +87,7 @@ static bool raw_order;
 static long outstanding;
 static bool cq_waitable = true;
 static bool target_busy;
+static bool blocking = true;
 
 static uint64_t now_ns(void)
 {
@@ -134,12 +147,16 @@ static void put(const void *src, size_t len)
 		fl |= FI_INJECT;
 	POST(fi_writemsg(ep, &msg, fl));
 	outstanding++;
+	if (blocking)
+		reap(0);
 }
 
 static void get(void *dst, size_t len)
 {
 	POST(fi_read(ep, dst, len, fi_mr_desc(mr), peer, rbase, rkey, NULL));
 	outstanding++;
+	if (blocking)
+		reap(0);
 }
 
 /* Remote completion of the writes issued so far. */
@@ -253,12 +270,28 @@ static void target(int sock)
 	}
 }
 
-static void emit(const char *kind, const char *op, size_t size, long iters,
-		 double v, const char *unit)
+static int reps = 5;
+static double tv[64];
+
+static int cmp_double(const void *a, const void *b)
 {
-	printf("ofi-raw,%s,%s,flush,allocate,%s,%zu,%ld,1,%.4f,%.4f,%.4f,%s,"
-	       "0,0,ok\n", kind, op, info->fabric_attr->prov_name, size, iters,
-	       v, v, v, unit);
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median, min and max over the repetitions in tv[0..reps). */
+static void emit(const char *kind, const char *op, size_t size, long iters,
+		 const char *unit)
+{
+	double med;
+
+	qsort(tv, (size_t)reps, sizeof(tv[0]), cmp_double);
+	med = reps % 2 ? tv[reps / 2] : (tv[reps / 2 - 1] + tv[reps / 2]) / 2;
+	printf("%s,%s,%s,flush,allocate,%s,%zu,%ld,%d,%.4f,%.4f,%.4f,%s,"
+	       "0,0,ok\n", blocking ? "ofi-raw" : "ofi-raw-pipelined", kind,
+	       op, info->fabric_attr->prov_name, size, iters, reps, med,
+	       tv[0], tv[reps - 1], unit);
 	fflush(stdout);
 }
 
@@ -272,7 +305,7 @@ int main(int argc, char **argv)
 	char ops[64] = "put,get,fop";
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "p:m:i:x:W:k:o:t:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:i:x:W:k:o:t:b:r:h")) != -1) {
 		switch (c) {
 		case 'p': prov = optarg; break;
 		case 'm': {
@@ -297,11 +330,23 @@ int main(int argc, char **argv)
 			do_bw = strstr(optarg, "bw") != NULL;
 			break;
 		case 't': target_busy = !strcmp(optarg, "busy"); break;
+		case 'r':
+			reps = atoi(optarg);
+			if (reps < 1 || reps > 64)
+				DIE("-r 1..64");
+			break;
+		case 'b':
+			if (strcmp(optarg, "blocking") &&
+			    strcmp(optarg, "pipelined"))
+				DIE("-b blocking|pipelined");
+			blocking = !strcmp(optarg, "blocking");
+			break;
 		case 'o': snprintf(ops, sizeof(ops), "%s", optarg); break;
 		default:
 			printf("usage: ofibench [-p provider] [-m MIN:MAX] "
 			       "[-i iters] [-x warmup] [-W window] "
 			       "[-k lat,bw] [-o put,get,fop] [-t block|busy]\n"
+			       "       [-b blocking|pipelined] [-r reps]\n"
 			       "The provider defaults to $WIN_OFI_PROVIDER, "
 			       "else libfabric's first match.\n");
 			return c == 'h' ? 0 : 1;
@@ -331,69 +376,77 @@ int main(int argc, char **argv)
 	for (size_t sz = minsz; sz <= maxsz; sz *= 2) {
 		long it = sz <= 8192 ? iters : iters / 10, wu = sz <= 8192 ?
 			  warm : warm / 10;
+		long loops;
 		uint64_t t0 = 0;
 
 		if (it < 1)
 			it = 1;
+		loops = it / w > 2 ? it / w : 2;
 		if (do_lat && strstr(ops, "put")) {
-			for (long i = 0; i < wu + it; i++) {
-				if (i == wu)
-					t0 = now_ns();
-				put(local, sz);
-				flush(scratch);
+			for (int r = 0; r < reps; r++) {
+				for (long i = 0; i < wu + it; i++) {
+					if (i == wu)
+						t0 = now_ns();
+					put(local, sz);
+					flush(scratch);
+				}
+				tv[r] = (now_ns() - t0) / 1e3 / it;
 			}
-			emit("lat", "put", sz, it, (now_ns() - t0) / 1e3 / it,
-			     "us");
+			emit("lat", "put", sz, it, "us");
 		}
 		if (do_lat && strstr(ops, "get")) {
-			for (long i = 0; i < wu + it; i++) {
-				if (i == wu)
-					t0 = now_ns();
-				get(local, sz);
-				reap(0);
+			for (int r = 0; r < reps; r++) {
+				for (long i = 0; i < wu + it; i++) {
+					if (i == wu)
+						t0 = now_ns();
+					get(local, sz);
+					reap(0);
+				}
+				tv[r] = (now_ns() - t0) / 1e3 / it;
 			}
-			emit("lat", "get", sz, it, (now_ns() - t0) / 1e3 / it,
-			     "us");
+			emit("lat", "get", sz, it, "us");
 		}
 		if (do_bw && strstr(ops, "put")) {
-			long loops = it / w > 2 ? it / w : 2;
-
-			for (long i = 0; i < loops + 1; i++) {
-				if (i == 1)
-					t0 = now_ns();
-				for (int j = 0; j < w; j++)
-					put(local, sz);
-				flush(scratch);
+			for (int r = 0; r < reps; r++) {
+				for (long i = 0; i < loops + 1; i++) {
+					if (i == 1)
+						t0 = now_ns();
+					for (int j = 0; j < w; j++)
+						put(local, sz);
+					flush(scratch);
+				}
+				tv[r] = (double)sz * w * loops /
+					((now_ns() - t0) / 1e3);
 			}
-			emit("bw", "put", sz, loops * w,
-			     (double)sz * w * loops /
-			     ((now_ns() - t0) / 1e3), "MB/s");
+			emit("bw", "put", sz, loops * w, "MB/s");
 		}
 		if (do_bw && strstr(ops, "get")) {
-			long loops = it / w > 2 ? it / w : 2;
-
-			for (long i = 0; i < loops + 1; i++) {
-				if (i == 1)
-					t0 = now_ns();
-				for (int j = 0; j < w; j++)
-					get(local, sz);
-				reap(0);
+			for (int r = 0; r < reps; r++) {
+				for (long i = 0; i < loops + 1; i++) {
+					if (i == 1)
+						t0 = now_ns();
+					for (int j = 0; j < w; j++)
+						get(local, sz);
+					reap(0);
+				}
+				tv[r] = (double)sz * w * loops /
+					((now_ns() - t0) / 1e3);
 			}
-			emit("bw", "get", sz, loops * w,
-			     (double)sz * w * loops /
-			     ((now_ns() - t0) / 1e3), "MB/s");
+			emit("bw", "get", sz, loops * w, "MB/s");
 		}
 	}
-	if (strstr(ops, "fop")) {
+	if (do_lat && strstr(ops, "fop")) {
 		uint64_t t0 = 0;
 
-		for (long i = 0; i < warm + iters; i++) {
-			if (i == warm)
-				t0 = now_ns();
-			fop(&one, res);
+		for (int r = 0; r < reps; r++) {
+			for (long i = 0; i < warm + iters; i++) {
+				if (i == warm)
+					t0 = now_ns();
+				fop(&one, res);
+			}
+			tv[r] = (now_ns() - t0) / 1e3 / iters;
 		}
-		emit("lat", "fop", 8, iters, (now_ns() - t0) / 1e3 / iters,
-		     "us");
+		emit("lat", "fop", 8, iters, "us");
 	}
 	if (write(sv[0], "x", 1) != 1)
 		kill(pid, SIGTERM);

@@ -4,6 +4,8 @@
 #
 # Usage: suite-ofi.sh PROVIDER   (run from the build tree's tests/ directory,
 #                                 as `make check` does; e.g. tcp, shm)
+# The atomics programs run a second time with WIN_OFI_EMULATE_ATOMICS=1,
+# which puts every window atomic on the compare-and-swap loops.
 # Exit: 0 all passed, 1 a program failed, 77 (skip) when the provider is not
 # there or cannot offer what the transport needs (FI_RMA with FI_ATOMIC),
 # with the reason. A provider that is there but fails fails the test.
@@ -74,5 +76,34 @@ for p in $progs; do
 	*) echo "--- $p FAILED (exit $rc)"; status=1;;
 	esac
 done
+
+# The compare-and-swap loops that stand in for atomics a provider lacks:
+# the atomics programs once more with every window atomic forced onto them
+# (WIN_OFI_EMULATE_ATOMICS=1). wininfo must confirm that the loops are on.
+emu=$(WIN_OFI_EMULATE_ATOMICS=1 "$wininfo" 2>&1)
+if ! echo "$emu" | grep -q 'atomics forced to compare-and-swap loops'; then
+	echo "--- WIN_OFI_EMULATE_ATOMICS=1 did not switch the atomics to" \
+	     "compare-and-swap loops:"
+	echo "$emu"
+	status=1
+else
+	for p in mp/test-mp-atomics unit/test-self; do
+		[ -x "$p" ] || continue
+		total=$((total + 1))
+		echo "=== $p (WIN_OFI_EMULATE_ATOMICS=1, WIN_OFI_PROVIDER=$prov)"
+		out=$(WIN_OFI_EMULATE_ATOMICS=1 timeout -k 10 \
+			"$per_prog_timeout" "./$p" 2>&1)
+		rc=$?
+		echo "$out"
+		case $rc in
+		0) ;;
+		77) echo "--- $p skipped";;
+		124|137) echo "--- $p (emulated atomics) TIMED OUT after" \
+			      "${per_prog_timeout}s"; status=1;;
+		*) echo "--- $p (emulated atomics) FAILED (exit $rc)"
+		   status=1;;
+		esac
+	done
+fi
 echo "=== ofi/$prov: $total programs, $( [ $status -eq 0 ] && echo all passed || echo FAILURES)"
 exit $status

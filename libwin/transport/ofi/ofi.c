@@ -13,6 +13,20 @@
  * environment does not set it), and an endpoint whose address is not a
  * loopback address is refused: this transport never leaves the host.
  *
+ * Start-up cost: libfabric 1.17 runs the init of every built-in provider
+ * in the first libfabric call of a process, whatever the hints or
+ * FI_PROVIDER say (the filter applies after the inits); its verbs
+ * provider scans /proc/kallsyms twice there, looking for kernel dmabuf
+ * support, which takes 0.5-3 s on a loaded machine and dominates
+ * fi_getinfo. Nothing in this transport can skip it; a process that forks
+ * its members after opening one context (as the test programs do) pays it
+ * once, and the children only pay the provider's own getinfo (~0.2 s).
+ *
+ * WIN_OFI_EMULATE_ATOMICS=1 puts every window atomic (fetch-op,
+ * accumulate, compare-and-swap) on the compare-and-swap loop used for the
+ * types and ops fi_query_atomic does not offer, to exercise that path on
+ * a provider that has them all; the control words stay native.
+ *
  * The fabric, domain and endpoint are created lazily, by the first window
  * that this transport actually carries, so a context in which shm or kshim
  * serve every peer pays only for the fi_getinfo.
@@ -115,6 +129,7 @@ struct ofi_state {
 	uint8_t native[OFI_NTYPES][OFI_NOPS][3];
 	size_t native_count[OFI_NTYPES][OFI_NOPS][3];
 	bool cswap64;          /* native 64-bit compare-and-swap */
+	bool emulate;          /* WIN_OFI_EMULATE_ATOMICS: CAS loops only */
 };
 
 struct ofi_peer {
@@ -568,6 +583,22 @@ static void query_atomics(struct ofi_state *s)
 		}
 	}
 	s->cswap64 = s->native[WIN_UINT64][0][K_CMP];
+	/*
+	 * WIN_OFI_EMULATE_ATOMICS=1: the window's atomics (fetch-op,
+	 * accumulate, compare-and-swap) all take the compare-and-swap loop,
+	 * as on a provider without them; control words stay native.
+	 */
+	{
+		const char *e = getenv("WIN_OFI_EMULATE_ATOMICS");
+
+		s->emulate = e && *e && strcmp(e, "0") != 0;
+	}
+}
+
+/* Does the window's atomic (type, op, kind) run natively? */
+static inline bool amo_native(struct ofi_state *s, int t, int o, int kind)
+{
+	return !s->emulate && s->native[t][o][kind];
 }
 
 static bool is_loopback(const void *addr, size_t len, uint32_t fmt)
@@ -1265,11 +1296,12 @@ static int ofi_amo(void *tw, int rank, const struct win_amo *a)
 	} else {
 		/* Accumulate: the fetching form, so its completion means
 		 * the target has applied it (remote completion). */
-		kind = s->native[a->type][o][K_FETCH] ? K_FETCH : K_ATOMIC;
+		kind = amo_native(s, a->type, o, K_FETCH) ? K_FETCH :
+							     K_ATOMIC;
 	}
 	if (a->op == WIN_OP_NO_OP && !a->result)
 		return WIN_OK;
-	if (!s->native[a->type][o][kind]) {
+	if (!amo_native(s, a->type, o, kind)) {
 		for (size_t i = 0; i < a->count && rc == WIN_OK; i++)
 			rc = emulated_elem(ow, rank, a, i);
 		return rc;
@@ -1540,16 +1572,20 @@ static void ofi_describe(void *state, FILE *out)
 			for (int o = 1; o < OFI_NOPS; o++) {
 				if (!win_amo_valid(t, o))
 					continue;
-				if (s->native[t][o][K_FETCH])
+				if (amo_native(s, t, o, K_FETCH))
 					nat++;
 				else
 					emu++;
 			}
 			fprintf(out, "  atomics %s: %d ops native, %d emulated "
 				"(compare-and-swap loop); compare-swap %s\n",
-				tn[t], nat, emu, s->native[t][0][K_CMP] ?
-				"native" : "unavailable");
+				tn[t], nat, emu, amo_native(s, t, 0, K_CMP) ?
+				"native" : s->native[cas_type(t)][0][K_CMP] ?
+				"emulated (loop)" : "unavailable");
 		}
+		if (s->emulate)
+			fprintf(out, "  atomics forced to compare-and-swap "
+				"loops (WIN_OFI_EMULATE_ATOMICS)\n");
 	}
 	fprintf(out, "  locks/pscw/signals: native remote atomics on the "
 		"control block; waits poll with backoff\n");
