@@ -5,10 +5,12 @@
  * libwin_mpi_mpich with mpicc.mpich); it uses only standard MPI calls. The
  * group's collectives run on a private duplicate of the communicator.
  */
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "win_mpi.h"
 #include "core/boot.h"
@@ -30,12 +32,39 @@ static int mpi_fail(int err, const char *what)
 	return win_boot_seterr(WIN_ERR_SYS, msg);
 }
 
+/*
+ * Wait for a non-blocking collective, yielding the CPU: with more ranks
+ * than cores, an MPI that spins in a blocking collective (MPICH does)
+ * starves the peers, and whatever progress their transports need.
+ */
+static int mb_wait(MPI_Request *req, const char *what)
+{
+	int done = 0, err;
+
+	for (unsigned long spins = 0;; spins++) {
+		err = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+		if (err != MPI_SUCCESS)
+			return mpi_fail(err, what);
+		if (done)
+			return WIN_OK;
+		if (spins < 100)
+			continue;
+		if (spins < 10000)
+			sched_yield();
+		else
+			usleep(50);
+	}
+}
+
 static int mb_barrier(void *state)
 {
 	struct mpi_boot *mb = state;
-	int err = MPI_Barrier(mb->comm);
+	MPI_Request req;
+	int err = MPI_Ibarrier(mb->comm, &req);
 
-	return err == MPI_SUCCESS ? WIN_OK : mpi_fail(err, "MPI_Barrier");
+	if (err != MPI_SUCCESS)
+		return mpi_fail(err, "MPI_Ibarrier");
+	return mb_wait(&req, "MPI_Ibarrier");
 }
 
 static int mb_allgather(void *state, const void *in, void *out, size_t len)
@@ -51,10 +80,13 @@ static int mb_allgather(void *state, const void *in, void *out, size_t len)
 		if (n > (1u << 30))
 			n = 1u << 30;
 		if (n == len) {
-			err = MPI_Allgather(in, (int)n, MPI_BYTE, out, (int)n,
-					    MPI_BYTE, mb->comm);
-			return err == MPI_SUCCESS ? WIN_OK :
-				mpi_fail(err, "MPI_Allgather");
+			MPI_Request req;
+
+			err = MPI_Iallgather(in, (int)n, MPI_BYTE, out, (int)n,
+					     MPI_BYTE, mb->comm, &req);
+			if (err != MPI_SUCCESS)
+				return mpi_fail(err, "MPI_Iallgather");
+			return mb_wait(&req, "MPI_Iallgather");
 		}
 		tmp = malloc(n * (size_t)mb->size);
 		if (!tmp)
