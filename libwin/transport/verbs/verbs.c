@@ -134,6 +134,9 @@ struct vb_win {
 	 * the own rank is reached through a second QP. */
 	struct ibv_qp *self_resp;
 	int n;
+	size_t self_read;   /* largest READ from the own rank: one MTU,
+			     * since multi-packet READs between two QPs of
+			     * one process stalled on rxe */
 	uint32_t max_inline;
 	uint32_t depth;
 	bool takeover;      /* verbs serves every pair (mixed window) */
@@ -907,6 +910,7 @@ static int vb_win_open(struct win *w, void *state, const bool *serves,
 		vw->vs = vs;
 		vw->n = w->size;
 		vw->takeover = mixed;
+		vw->self_read = (size_t)128 << vs->pattr.active_mtu;
 		for (int r = 0; r < w->size; r++)
 			serve[r] = mixed || serves[r];
 		rc = vb_win_setup(vw, serve);
@@ -1066,10 +1070,12 @@ static int vb_get(void *tw, int r, void *dst, size_t len, size_t off,
 	uint64_t ticket = 0;
 	int rc;
 
+	size_t chunk = r == vw->w->rank ? vw->self_read : VB_CHUNK;
+
 	if (unlikely(len == 0))
 		return WIN_OK;
 	for (size_t done = 0; done < len;) {
-		size_t n = len - done < VB_CHUNK ? len - done : VB_CHUNK;
+		size_t n = len - done < chunk ? len - done : chunk;
 		struct ibv_send_wr wr;
 		struct ibv_sge sge;
 		uint64_t pos;
@@ -1137,7 +1143,8 @@ static int vb_vector(struct vb_win *vw, int r, const struct iovec *iov,
 		p->dirty = true;
 	while (s < nspans) {
 		/* One batch: spans (or parts of one) filling <= a chunk. */
-		size_t room_left = VB_CHUNK, total = 0;
+		size_t room_left = !put && r == vw->w->rank ?
+				   vw->self_read : VB_CHUNK, total = 0;
 		int nwr = 0, s0 = s;
 		size_t so0 = so;
 		uint64_t pos;
@@ -1395,7 +1402,8 @@ static int amo_locked(struct vb_win *vw, int r, const struct win_amo *a)
 {
 	size_t tsize = win_datatype_size(a->type);
 	char *buf = vw->buf + 64;
-	size_t cap = (VB_SCRATCH - 64) / tsize;
+	size_t cap = (r == vw->w->rank && vw->self_read < VB_SCRATCH - 64 ?
+		      vw->self_read : VB_SCRATCH - 64) / tsize;
 	struct vb_peer *p = &vw->p[r];
 	int rc, rc2;
 
