@@ -184,11 +184,16 @@ static void setup(const char *prov)
 {
 	struct fi_info *hints = fi_allocinfo();
 	bool local = prov && !strncmp(prov, "shm", 3);
+	/* The wait object libwin's ofi transport asks for (see ofi.c). */
 	struct fi_cq_attr cqa = { .format = FI_CQ_FORMAT_CONTEXT,
-				  .wait_obj = FI_WAIT_UNSPEC };
+				  .wait_obj = FI_WAIT_FD };
 	struct fi_av_attr ava = { 0 };
 
 	setenv("FI_TCP_IFACE", "lo", 0);
+	/* The rxm sizes libwin's ofi transport chooses by default. */
+	setenv("FI_OFI_RXM_BUFFER_SIZE", "4096", 0);
+	setenv("FI_OFI_RXM_RX_SIZE", "16", 0);
+	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
 	hints->caps = FI_RMA | FI_ATOMIC;
 	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_BUFFERED_RECV;
 	hints->ep_attr->type = FI_EP_RDM;
@@ -247,13 +252,15 @@ static void exchange(int sock)
 
 /*
  * The target: drive progress until the origin says it is done. By default
- * as libwin's progress thread does it (blocking in fi_cq_sread, which
- * wakes when the provider has work); -t busy spins in fi_cq_read instead.
+ * as libwin's progress thread does it: blocking in fi_cq_sread (woken when
+ * the provider has work) when the completion queue has an fd wait object,
+ * else polling fi_cq_read with the same backoff (5 us doubling to 2 ms
+ * while idle); -t busy spins in fi_cq_read instead.
  */
 static void target(int sock)
 {
 	struct pollfd p = { sock, POLLIN, 0 };
-	unsigned n = 0;
+	unsigned n = 0, idle = 0;
 
 	for (;;) {
 		if (!target_busy && cq_waitable) {
@@ -264,8 +271,18 @@ static void target(int sock)
 				break;
 			continue;
 		}
-		fi_cq_read(cq, NULL, 0);
-		if ((++n & 1023) == 0 && poll(&p, 1, 0) > 0)
+		if (fi_cq_read(cq, NULL, 0) == -FI_EAGAIN && !target_busy) {
+			struct timespec ts = { 0, 5000L << idle };
+
+			idle = idle < 10 ? idle + 1 : 10;
+			if (ts.tv_nsec > 2000000L)
+				ts.tv_nsec = 2000000L;
+			nanosleep(&ts, NULL);
+		} else {
+			idle = 0;
+		}
+		if ((++n & (target_busy ? 1023 : 15)) == 0 &&
+		    poll(&p, 1, 0) > 0)
 			break;
 	}
 }
