@@ -1,6 +1,7 @@
 #!/bin/bash
 # guest-check.sh - the automake test that runs the in-guest parts.
-# Runs tests/guest/run-guest.sh with every part-*.sh of the source tree, or
+# Runs tests/guest/run-guest.sh with every part-*.sh of the source tree
+# except those marked '# guest-check: manual', or
 # the parts listed in GUEST_PARTS (space separated). LIBWIN_GUEST=skip skips
 # it; GUEST_TIMEOUT sets the guest's timeout in seconds (default 300 plus
 # 900 per part: each part is also killed after 900 s inside the guest).
@@ -21,6 +22,8 @@ parts=${GUEST_PARTS:-}
 if [ -z "$parts" ]; then
 	for f in "$here"/part-*.sh; do
 		[ -f "$f" ] || continue
+		# Parts marked "guest-check: manual" only run when named.
+		grep -q '^# guest-check: manual' "$f" && continue
 		f=${f##*/part-}
 		parts="$parts ${f%.sh}"
 	done
