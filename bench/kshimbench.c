@@ -4,19 +4,29 @@
  *
  *   put/get latency and bandwidth, 8 B .. max, for
  *     kshim-alloc   kshim, allocated (kernel-owned, mapped) window
- *     kshim-create  kshim, created (registered) window, SUBMIT per call
+ *     kshim-create  kshim, created window over a page-aligned buffer
+ *                   (posix_memalign): mapped by the peer, CPU copies
+ *     kshim-crt-u   kshim, created window over a buffer 64 bytes past a
+ *                   page boundary: not mappable, one SUBMIT per call
  *     shm-alloc     shm, allocated window (memfd mapping)
  *     shm-create    shm, created window (process_vm_*v)
  *     pvm           one raw process_vm_writev/readv call to the other process
  *     memcpy        local memcpy of the same size
- *   staged put (page moves into the kernel-owned window) against copy put
- *   (win_put into the mapping) for page-aligned sizes, with the crossover.
+ *   staged put against copy put (win_put into the mapping) into the
+ *   kernel-owned window, page-aligned sizes: staged (whole pages, moved),
+ *   staged-u (64 bytes off a page boundary: copied by the kernel), and
+ *   both again with the source refilled before every put (one byte per
+ *   page, as a producer writing new data would: the staged buffer's fresh
+ *   pages fault in), with the crossover.
  *
- * Each put is followed by win_flush (remote completion). Times are the
- * median of `reps` repetitions of a timed loop, in microseconds per
- * operation; bandwidth in MB/s (10^6 bytes).
+ * Each put is followed by win_flush (remote completion). For each size
+ * every column's loop is calibrated to ~`-t` seconds, then the columns run
+ * interleaved (rotating the order), `-r` rounds (default 5); a time is
+ * the best round, in
+ * microseconds per operation; bandwidth in MB/s (10^6 bytes).
  *
- * Usage: kshimbench [-M max_bytes] [-t seconds_per_point] [--which]
+ * Usage: kshimbench [-M max_bytes] [-t seconds_per_point] [-r rounds]
+ *                   [--which]
  *   --which: only print which transport serves the peer by default
  *            (no WIN_TRANSPORTS), for both flavours; exit 0.
  */
@@ -66,33 +76,58 @@ struct series {
 	int ok;
 };
 
-/* Iterations that keep one point near point_secs (estimated from a probe). */
 typedef void (*op_fn)(void *arg, size_t len);
 
-static double time_op(op_fn fn, void *arg, size_t len)
+static int rounds = 5;
+
+/* Loop iterations that take about point_secs (after one warm-up call). */
+static long calibrate(op_fn fn, void *arg, size_t len)
 {
-	double t0, t1, per, best = 1e30;
+	double t0, per;
 	long iters;
 
+	fn(arg, len); /* faults, first-touch costs */
 	t0 = now_us();
-	fn(arg, len);
-	t1 = now_us();
-	per = t1 - t0 > 0.01 ? t1 - t0 : 0.01;
+	for (int i = 0; i < 3; i++)
+		fn(arg, len);
+	per = (now_us() - t0) / 3;
+	if (per < 0.01)
+		per = 0.01;
 	iters = (long)(point_secs * 1e6 / per);
-	if (iters < 3)
-		iters = 3;
-	if (iters > 20000)
-		iters = 20000;
-	/* best of 3 runs of the loop: the guest's scheduler is noisy */
-	for (int rep = 0; rep < 3; rep++) {
-		t0 = now_us();
-		for (long i = 0; i < iters; i++)
-			fn(arg, len);
-		t1 = now_us();
-		if ((t1 - t0) / (double)iters < best)
-			best = (t1 - t0) / (double)iters;
+	return iters < 3 ? 3 : iters > 200000 ? 200000 : iters;
+}
+
+/*
+ * Time n columns at one size: calibrate each, then `rounds` rounds in
+ * which every column runs its loop once, in turn, each round starting one
+ * column later (so that load changes and position hit all columns alike);
+ * out[i] is column i's best round, us/op.
+ */
+static void measure(int n, op_fn *fn, void **arg, size_t len, double *out)
+{
+	long iters[16];
+
+	for (int i = 0; i < n; i++) {
+		out[i] = 1e30;
+		iters[i] = fn[i] ? calibrate(fn[i], arg[i], len) : 0;
 	}
-	return best;
+	for (int r = 0; r < rounds; r++)
+		for (int j = 0; j < n; j++) {
+			int i = (j + r) % n; /* each round starts elsewhere */
+			double t0, t;
+
+			if (!fn[i])
+				continue;
+			t0 = now_us();
+			for (long k = 0; k < iters[i]; k++)
+				fn[i](arg[i], len);
+			t = (now_us() - t0) / (double)iters[i];
+			if (t < out[i])
+				out[i] = t;
+		}
+	for (int i = 0; i < n; i++)
+		if (!fn[i])
+			out[i] = 0;
 }
 
 static char *src_buf, *dst_buf;
@@ -139,17 +174,36 @@ static void memcpy_op(void *a, size_t len)
 
 static struct series *staged_s;
 static char *stage_buf;
+static size_t page_size;
+
+/* arg: (uintptr_t)flags: 1 source 64 bytes into a page, 2 refill first */
+static void touch(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += page_size)
+		((volatile char *)p)[i]++;
+}
 
 static void staged_op(void *a, size_t len)
 {
-	(void)a;
-	CHECK(win_put_staged(staged_s->w, stage_buf, len, 1, 0));
+	size_t sh = (uintptr_t)a & 1 ? 64 : 0;
+
+	if ((uintptr_t)a & 2)
+		touch(stage_buf + sh, len);
+	CHECK(win_put_staged(staged_s->w, stage_buf + sh, len, 1, 0));
+	CHECK(win_flush(staged_s->w, 1));
+}
+
+static void copy_op(void *a, size_t len)
+{
+	if ((uintptr_t)a & 2)
+		touch(src_buf, len);
+	CHECK(win_put(staged_s->w, src_buf, len, 1, 0));
 	CHECK(win_flush(staged_s->w, 1));
 }
 
 static int open_series(struct series *s, const char *name,
 		       const char *transports, int flavor, const char *gname,
-		       int rank, size_t size)
+		       int rank, size_t size, size_t shift)
 {
 	/* rank 1 waits in win_free while rank 0 measures: no timeout */
 	win_config_t cfg = { .transports = transports,
@@ -168,10 +222,13 @@ static int open_series(struct series *s, const char *name,
 	if (flavor == WIN_FLAVOR_ALLOCATE) {
 		CHECK(win_allocate(s->g, size, 1, NULL, &s->base, &s->w));
 	} else {
-		s->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (s->base == MAP_FAILED)
+		/* as a typical user would: page-aligned heap memory, or
+		 * `shift` bytes past a page boundary */
+		void *m;
+
+		if (posix_memalign(&m, page_size, size + shift))
 			exit(1);
+		s->base = (char *)m + shift;
 		memset(s->base, 0, size);
 		CHECK(win_create(s->g, s->base, size, 1, NULL, &s->w));
 	}
@@ -230,15 +287,16 @@ static int which(void)
 
 int main(int argc, char **argv)
 {
-	enum { KA, KC, SA, SC, NS };
+	enum { KA, KC, KU, SA, SC, NS };
 	struct series s[NS];
-	const char *names[NS] = { "kshim-alloc", "kshim-create", "shm-alloc",
-				  "shm-create" };
+	const char *names[NS] = { "kshim-alloc", "kshim-create", "kshim-crt-u",
+				  "shm-alloc", "shm-create" };
 	char gname[64];
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	int rank;
 	pid_t child;
 
+	page_size = pg;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--which"))
 			return which();
@@ -246,12 +304,17 @@ int main(int argc, char **argv)
 			max_bytes = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
 			point_secs = atof(argv[++i]);
+		else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+			rounds = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: kshimbench [-M max_bytes] "
-				"[-t seconds_per_point] [--which]\n");
+				"[-t seconds_per_point] [-r rounds] "
+				"[--which]\n");
 			return 2;
 		}
 	}
+	if (rounds < 1)
+		rounds = 1;
 	snprintf(gname, sizeof(gname), "kshimbench-%d", (int)getpid());
 	src_buf = malloc(max_bytes);
 	dst_buf = malloc(max_bytes);
@@ -282,7 +345,7 @@ int main(int argc, char **argv)
 		open_series(&s[i], names[i], i < SA ? "kshim" : "shm",
 			    i == KA || i == SA ? WIN_FLAVOR_ALLOCATE :
 						 WIN_FLAVOR_CREATE,
-			    gname, rank, max_bytes);
+			    gname, rank, max_bytes, i == KU ? 64 : 0);
 	for (int i = 0; i < NS; i++)
 		if (s[i].ok)
 			CHECK(win_lock_all(s[i].w, 0));
@@ -290,9 +353,17 @@ int main(int argc, char **argv)
 	if (rank == 0) {
 		const char *hdr[2] = { "put + flush", "get" };
 
-		printf("# kshimbench: %d-byte pages, two processes, best of 3 "
-		       "loops of ~%.0f ms per point\n", (int)pg,
-		       point_secs * 1e3);
+		printf("# kshimbench: %d-byte pages, two processes, columns "
+		       "interleaved, best of %d rounds of ~%.0f ms per "
+		       "column and size\n", (int)pg, rounds, point_secs * 1e3);
+		for (int i = 0; i < NS; i++)
+			if (s[i].ok)
+				printf("# %s: rank 1 via %s, %s, base %zu "
+				       "bytes into a page\n", names[i],
+				       win_transport_name(s[i].w, 1),
+				       i == KA || i == SA ? "allocated" :
+				       "created",
+				       (size_t)((uintptr_t)s[i].base % pg));
 		for (int put = 1; put >= 0; put--) {
 			printf("\n## %s: latency (us/op) then bandwidth (MB/s)\n",
 			       hdr[!put]);
@@ -306,62 +377,89 @@ int main(int argc, char **argv)
 			printf("\n");
 			for (size_t len = 8; len <= max_bytes; len *= 4) {
 				double t[NS + 2];
+				struct rma_arg a[NS];
+				op_fn fn[NS + 2];
+				void *arg[NS + 2];
 
 				for (int i = 0; i < NS; i++) {
-					struct rma_arg a = { &s[i], put };
-
-					t[i] = s[i].ok ? time_op(rma_op, &a,
-								 len) : 0;
+					a[i] = (struct rma_arg){ &s[i], put };
+					fn[i] = s[i].ok ? rma_op : NULL;
+					arg[i] = &a[i];
 				}
-				t[NS] = time_op(pvm_op, put ? (void *)1 : NULL,
-						len);
-				t[NS + 1] = time_op(memcpy_op, put ? (void *)1
-						    : NULL, len);
+				fn[NS] = pvm_op;
+				arg[NS] = put ? (void *)1 : NULL;
+				fn[NS + 1] = memcpy_op;
+				arg[NS + 1] = put ? (void *)1 : NULL;
+				measure(NS + 2, fn, arg, len, t);
 				print_row(len, t, NS + 2);
-				if (len == 8) {
+				if (len == 8 && s[KA].ok) {
+					const char *pv = put ? "pvm_writev" :
+							       "pvm_readv";
+
 					printf("# ratios at 8 B: kshim-alloc/"
 					       "shm-alloc %.2f, kshim-create/"
-					       "%s %.2f, kshim-create/shm-"
-					       "create %.2f\n",
-					       t[KA] / t[SA],
-					       put ? "pvm_writev" : "pvm_readv",
-					       t[KC] / t[NS], t[KC] / t[SC]);
+					       "%s %.2f, kshim-crt-u/%s %.2f, "
+					       "kshim-create/shm-create %.2f\n",
+					       t[KA] / t[SA], pv, t[KC] / t[NS],
+					       pv, t[KU] / t[NS],
+					       t[KC] / t[SC]);
 				}
 			}
 		}
 		/* Staged (page-swap) put against copy put, same window. */
 		if (s[KA].ok) {
 			void *b;
-			double cross = 0;
+			double cross = 0, cross_f = 0;
 
 			staged_s = &s[KA];
-			CHECK(win_stage_alloc(s[KA].w, max_bytes, &b));
+			CHECK(win_stage_alloc(s[KA].w, max_bytes + pg, &b));
 			stage_buf = b;
-			memset(stage_buf, 0x33, max_bytes);
-			printf("\n## staged put (page moves) vs copy put, "
-			       "kshim-alloc, + flush: us/op, MB/s, ratio\n");
-			printf("%10s %12s %12s %12s %12s %8s\n", "bytes",
-			       "staged", "copy", "staged", "copy",
-			       "bw-ratio");
+			memset(stage_buf, 0x33, max_bytes + pg);
+			printf("\n## staged put vs copy put, kshim-alloc, + "
+			       "flush: us/op, then MB/s of staged and copy, "
+			       "then bandwidth ratios staged/copy\n"
+			       "## staged: whole pages, moved; staged-u: 64 "
+			       "bytes into a page, copied by the kernel;"
+			       "\n## -fill: one byte per page of the source "
+			       "written before each put\n");
+			printf("%10s %10s %10s %10s %10s %10s %10s %10s %7s %7s "
+			       "%7s\n", "bytes", "staged", "staged-u", "copy",
+			       "staged-f", "copy-f", "MB/s st", "MB/s cp",
+			       "st/cp", "stu/cp", "stf/cpf");
 			for (size_t len = pg; len <= max_bytes; len *= 4) {
-				struct rma_arg a = { &s[KA], 1 };
-				double ts = time_op(staged_op, NULL, len);
-				double tc = time_op(rma_op, &a, len);
+				op_fn fn[5] = { staged_op, staged_op, copy_op,
+						staged_op, copy_op };
+				void *arg[5] = { (void *)0, (void *)1,
+						 (void *)0, (void *)2,
+						 (void *)2 };
+				double t[5];
 
-				printf("%10zu %12.3f %12.3f %12.1f %12.1f "
-				       "%8.2f\n", len, ts, tc, len / ts,
-				       len / tc, tc / ts);
-				if (ts < tc && !cross)
+				measure(5, fn, arg, len, t);
+				printf("%10zu %10.2f %10.2f %10.2f %10.2f %10.2f "
+				       "%10.1f %10.1f %7.2f %7.2f %7.2f\n", len,
+				       t[0], t[1], t[2], t[3], t[4],
+				       len / t[0], len / t[2], t[2] / t[0],
+				       t[2] / t[1], t[4] / t[3]);
+				if (t[0] < t[2] && !cross)
 					cross = (double)len;
-				else if (ts >= tc)
+				else if (t[0] >= t[2])
 					cross = 0;
+				if (t[3] < t[4] && !cross_f)
+					cross_f = (double)len;
+				else if (t[3] >= t[4])
+					cross_f = 0;
 			}
 			if (cross)
 				printf("# crossover: staged put is faster from "
 				       "%.0f bytes up\n", cross);
 			else
-				printf("# crossover: none (staged put never "
+				printf("# crossover: none (staged put not "
 				       "faster at the largest sizes)\n");
+			if (cross_f)
+				printf("# crossover with refill: staged put is "
+				       "faster from %.0f bytes up\n", cross_f);
+			else
+				printf("# crossover with refill: none\n");
 			CHECK(win_stage_free(s[KA].w, stage_buf));
 		}
 	}

@@ -11,8 +11,11 @@
  * Window and staging mappings are VM_PFNMAP: the fault handler inserts the
  * pfn under fmutex/stage_mutex, and whoever swaps or frees a page does so
  * under the same mutex and zaps every mapping of it before letting go, so
- * no mapping can outlive the page it shows. GUP refuses VM_PFNMAP, so our
- * pages never carry references we do not know about.
+ * no mapping can outlive the page it shows. A staged put also inserts the
+ * fresh staging pages into the caller's view right after the zap, under
+ * mmap_lock (read) and stage_mutex, as the fault handler would. GUP
+ * refuses VM_PFNMAP, so our pages never carry references we do not know
+ * about.
  */
 #ifndef KSHIM_INT_H
 #define KSHIM_INT_H

@@ -44,6 +44,7 @@ struct kshim_work {
 	unsigned long sidx; /* stage index of the first page */
 	unsigned long sn;   /* pages */
 	unsigned int soff;  /* offset in the first page */
+	u64 uaddr;          /* the caller's address of the range */
 };
 
 vm_fault_t kshim_stage_fault(struct vm_fault *vmf)
@@ -186,11 +187,14 @@ static int post_now(struct kshim_port *port, u64 tag, int status, u64 result)
 static void batch_release(struct kref *ref)
 {
 	struct kshim_batch *b = container_of(ref, struct kshim_batch, ref);
-	unsigned long i;
+	unsigned long i, k = 0;
 
+	/* compact the taken pages, give them back under one lock */
 	for (i = 0; i < b->n; i++)
 		if (b->taken[i])
-			kshim_pool_put_n(b->port->pool, &b->taken[i], 1);
+			b->taken[k++] = b->taken[i];
+	if (k)
+		kshim_pool_put_n(b->port->pool, b->taken, k);
 	kvfree(b->taken);
 	kvfree(b->uses);
 	kref_put(&b->port->ref, kshim_port_release_ref);
@@ -234,9 +238,8 @@ static void putget_work(struct work_struct *work)
 }
 
 /* Staged copy: the taken staging pages' bytes into the window. */
-static void staged_copy_work(struct work_struct *work)
+static int staged_copy(struct kshim_work *w)
 {
-	struct kshim_work *w = container_of(work, struct kshim_work, work);
 	struct kshim_win *win = w->win;
 	struct kshim_batch *b = w->batch;
 	unsigned long bi = w->sidx - b->first;
@@ -268,6 +271,14 @@ static void staged_copy_work(struct work_struct *work)
 	up_read(&win->sem);
 	if (!st)
 		atomic64_add(w->sn, &kshim_st.pages_copied);
+	return st;
+}
+
+static void staged_copy_work(struct work_struct *work)
+{
+	struct kshim_work *w = container_of(work, struct kshim_work, work);
+	int st = staged_copy(w);
+
 	atomic64_inc(&kshim_st.ops_async);
 	work_finish(w, st);
 }
@@ -382,6 +393,7 @@ static int staged_prepare(struct kshim_port *port, struct kshim_win *win, bool r
 		return -ENOMEM;
 	w->sidx = idx;
 	w->sn = n;
+	w->uaddr = op->addr;
 	w->soff = op->addr & ~PAGE_MASK;
 	list_add_tail(&w->pend, pend);
 	*async = true;
@@ -389,9 +401,45 @@ static int staged_prepare(struct kshim_port *port, struct kshim_win *win, bool r
 }
 
 /*
+ * Map the fresh staging pages [lo, lo+n) (those in use[]) into the
+ * caller's view of the staging area at once: a staging buffer is meant to
+ * be filled again, and one PTE insertion here is much cheaper than a page
+ * fault per page later. Only the mapping that holds `uaddr` (the batch's
+ * first op's range) is filled; other views of the area fault as usual.
+ * Caller holds mmap_lock (read) and stage_mutex.
+ */
+static void stage_refill_ptes(struct kshim_port *port, u64 uaddr, unsigned long lo,
+			      unsigned long n, const u16 *use)
+{
+	struct vm_area_struct *vma = vma_lookup(current->mm, uaddr);
+	unsigned long i;
+
+	/* our staging mapping, still readable and writable (else: faults) */
+	if (!vma || !vma->vm_file || vma->vm_file->private_data != port ||
+	    !vma->vm_ops || vma->vm_ops->fault != kshim_stage_fault ||
+	    !(vma->vm_flags & VM_PFNMAP) || vma->vm_pgoff < KSHIM_STAGE_PGOFF ||
+	    (vma->vm_flags & (VM_READ | VM_WRITE)) != (VM_READ | VM_WRITE))
+		return;
+	for (i = 0; i < n; i++) {
+		unsigned long pg = KSHIM_STAGE_PGOFF + lo + i, addr;
+
+		if (!use[i] || pg < vma->vm_pgoff)
+			continue;
+		addr = vma->vm_start + ((pg - vma->vm_pgoff) << PAGE_SHIFT);
+		if (addr >= vma->vm_end)
+			break;
+		if (vmf_insert_pfn(vma, addr, page_to_pfn(port->stage[lo + i])) &
+		    VM_FAULT_ERROR)
+			break;
+	}
+}
+
+/*
  * Take every staging page the batch touches out of the area (each once,
  * even when several ops share it), put fresh pool pages in their place,
- * zap the area's mappings once, then deliver each op.
+ * zap the area's mappings once (one TLB flush), map the fresh pages into
+ * the caller's view, then deliver each op: whole-page moves and small
+ * copies here, large copies on the workqueue.
  */
 static void staged_deliver(struct kshim_port *port, struct list_head *pend)
 {
@@ -427,6 +475,7 @@ static void staged_deliver(struct kshim_port *port, struct list_head *pend)
 	if (kshim_pool_get_n(port->pool, fresh, need))
 		goto fail_batch;
 
+	mmap_read_lock(current->mm);
 	mutex_lock(&port->stage_mutex);
 	for (i = 0, need = 0; i < b->n; i++) {
 		if (!b->uses[i])
@@ -434,11 +483,15 @@ static void staged_deliver(struct kshim_port *port, struct list_head *pend)
 		b->taken[i] = port->stage[lo + i];
 		port->stage[lo + i] = fresh[need++];
 	}
-	if (b->n)
+	if (b->n) {
 		unmap_mapping_range(port->inode->i_mapping,
 				    KSHIM_STAGE_OFF + ((loff_t)lo << PAGE_SHIFT),
 				    (loff_t)b->n << PAGE_SHIFT, 1);
+		w = list_first_entry(pend, struct kshim_work, pend);
+		stage_refill_ptes(port, w->uaddr, lo, b->n, b->uses);
+	}
 	mutex_unlock(&port->stage_mutex);
+	mmap_read_unlock(current->mm);
 	kvfree(fresh);
 
 	list_for_each_entry_safe(w, tmp, pend, pend) {
@@ -457,6 +510,12 @@ static void staged_deliver(struct kshim_port *port, struct list_head *pend)
 
 			if (!st)
 				atomic64_add(w->sn, &kshim_st.pages_moved);
+			atomic64_inc(&kshim_st.ops_sync);
+			work_finish(w, st);
+		} else if (w->len <= kshim_sync_threshold) {
+			/* small copies: at once, no worker to wake */
+			int st = staged_copy(w);
+
 			atomic64_inc(&kshim_st.ops_sync);
 			work_finish(w, st);
 		} else {

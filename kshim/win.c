@@ -544,9 +544,16 @@ long kshim_win_revoke(struct kshim_port *port, void __user *arg)
 
 /*
  * Staged delivery by moving: put pages[0..n) at window page off/PAGE_SIZE
- * on, and hand the window's old pages back in pages[] (cleared). Every
- * mapping of the window loses its PTEs for the range before the old pages
- * leave. Caller checked range and alignment.
+ * on, and hand the window's old pages back in pages[]. Every mapping of
+ * the window loses its PTEs for the range before the old pages leave.
+ * Caller checked range and alignment.
+ *
+ * The old pages are not cleared: they go to the submitting port's pool,
+ * whence they reach user space only as that port's fresh staging pages
+ * (WIN_ALLOC clears what it takes). What they hold is the window's range
+ * just overwritten by the caller, which the caller's writable handle let
+ * it read anyway; clearing them would cost as much as the copy the move
+ * saves.
  */
 int kshim_win_move_pages(struct kshim_win *win, u64 off, struct page **pages, unsigned long n)
 {
@@ -563,7 +570,5 @@ int kshim_win_move_pages(struct kshim_win *win, u64 off, struct page **pages, un
 	unmap_mapping_range(win->inode->i_mapping, off, (loff_t)n << PAGE_SHIFT, 1);
 	mutex_unlock(&win->fmutex);
 	up_write(&win->sem);
-	for (i = 0; i < n; i++)
-		clear_highpage(pages[i]);
 	return 0;
 }

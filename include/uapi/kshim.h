@@ -38,7 +38,11 @@
  *   - Windows and the staging area map with MAP_SHARED only (MAP_PRIVATE:
  *     EINVAL), at most their size (EINVAL beyond). A registered window maps
  *     only if addr and len are page-aligned (else its first and last pages
- *     would show the owner's neighbouring bytes): EINVAL otherwise.
+ *     would show the owner's neighbouring bytes): EINVAL otherwise. Such a
+ *     mapping shows the window's pinned pages, the very pages SUBMIT and
+ *     the owner's own accesses use, for as long as the window lives (an
+ *     owner's later munmap of the range does not free them); freeing or
+ *     revoking the window zaps it (SIGBUS afterwards).
  *   - EXPOSE/REVOKE by a port that is not the window's owner: EPERM.
  *     EXPOSE of a registered window: EINVAL (its pages are the owner's own
  *     memory). Exposure zaps every mapping of the window; peers fault the
@@ -172,9 +176,12 @@ enum kshim_opcode {
 	 * at the same addresses (one TLB flush per batch), then delivers the
 	 * taken pages' contents to the window: page-aligned whole pages into a
 	 * kernel-owned window are moved (the window's old pages return to the
-	 * pool), anything else is copied by a worker. The op completes through
+	 * pool), anything else is copied (inside SUBMIT up to the module's
+	 * sync_threshold, by a worker above it). The op completes through
 	 * the ring; the caller may reuse the staging range at once (the new
-	 * pages' contents are undefined).
+	 * pages' contents are undefined: they may hold earlier contents of
+	 * a window range this port overwrote by a staged put, never other
+	 * data).
 	 */
 	KSHIM_OP_PUT_STAGED = 4,
 };

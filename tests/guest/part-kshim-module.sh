@@ -30,13 +30,6 @@ for p in $progs; do
 	[ $rc -eq 0 ] || failed="$failed $p"
 done
 
-# put bandwidth: single copy vs staged move vs staged copy (if built:
-# gcc -I$SRCDIR/include -O2 tests/kshim/bench-kshim.c -o tests/kshim/bench-kshim)
-if [ -x "$BUILDDIR/tests/kshim/bench-kshim" ]; then
-	echo "--- kshim/bench-kshim"
-	"$BUILDDIR/tests/kshim/bench-kshim" "${KSHIM_BENCH_ITERS:-100}" || failed="$failed bench-kshim"
-fi
-
 # every page the module held is back: pools, pins, windows, ports
 echo "module parameters: $(for f in /sys/module/kshim/parameters/*; do printf '%s=%s ' "${f##*/}" "$(cat "$f")"; done)"
 if ! unload_kshim; then

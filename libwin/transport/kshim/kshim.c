@@ -16,9 +16,20 @@
  * handle meanwhile.
  *
  * Created windows are registered (WIN_REGISTER pins the owner's pages); the
- * file goes to the peers, which import it and move data with SUBMIT
- * (single copy, iovec batches) and update it with the module's 4/8-byte
- * atomics; the other ops are compare-and-swap loops on those.
+ * file goes to the peers, which import it. When the window covers whole
+ * pages (address and length page-aligned, as with posix_memalign or mmap)
+ * each peer maps the file as well: the mapping shows exactly the window's
+ * pinned pages, so put/get are plain copies and atomics CPU atomics on the
+ * same pages the module's atomics and the owner's own accesses use. The
+ * pages stay pinned (referenced by the window) until it is freed, so an
+ * owner that munmaps the range after registering cannot make peers write
+ * into memory reused for something else; freeing or revoking the window
+ * zaps every peer's mapping (later accesses fault with SIGBUS, and the
+ * library never touches a freed window). A window that is not page-aligned
+ * cannot be mapped (its first and last pages would show the owner's
+ * neighbouring bytes): peers move data with SUBMIT (single copy, iovec
+ * batches) and update it with the module's 4/8-byte atomics; the other
+ * ops are compare-and-swap loops on those.
  *
  * Control words (locks, post/complete, doorbells) are the core's control
  * blocks, shared with the shm transport (transport/shm/ctrlblock.c).
@@ -460,17 +471,24 @@ static int import_file(struct ks_win *kw, int rank, int fd)
 		return ks_status(errno, "importing a window file", rank);
 	p->handle = im.handle;
 	p->has_handle = true;
-	if (rank == kw->w->rank || kw->w->flavor != WIN_FLAVOR_ALLOCATE)
+	if (rank == kw->w->rank)
 		return WIN_OK;
 	p->map_len = (size_t)im.len;
 	p->map = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      fd, 0);
-	if (p->map == MAP_FAILED) {
-		p->map = NULL;
-		return win_seterr_sys(WIN_ERR_SYS, errno, "mmap of rank %d's "
-				      "kernel-owned window", rank);
-	}
-	return WIN_OK;
+	if (p->map != MAP_FAILED)
+		return WIN_OK;
+	p->map = NULL;
+	/*
+	 * A registered window maps only when it covers whole pages (EINVAL
+	 * otherwise, so that no neighbouring bytes of the owner show): such
+	 * a window is reached through SUBMIT instead.
+	 */
+	if (!(im.flags & KSHIM_WIN_KERNEL_OWNED) && errno == EINVAL)
+		return WIN_OK;
+	return win_seterr_sys(WIN_ERR_SYS, errno, "mmap of rank %d's %s "
+			      "window", rank, im.flags & KSHIM_WIN_KERNEL_OWNED ?
+			      "kernel-owned" : "registered");
 }
 
 /* One message of the window-file protocol: a ks_msg and one descriptor. */
@@ -851,7 +869,34 @@ static int ks_vector(void *tw, int rank, const struct iovec *iov, int iovcnt,
 	struct iovec *pieces;
 	size_t io = 0, npieces = (size_t)iovcnt + (size_t)nspans;
 	int i = 0, rc, nops = 0;
+	char *m = mapped(kw, rank);
 
+	if (m) {
+		/* Mapped: walk the spans and the iovec list together. */
+		for (int s = 0; s < nspans; s++) {
+			size_t left = spans[s].len, pos = spans[s].off;
+
+			while (left) {
+				size_t n = iov[i].iov_len - io;
+				char *b = (char *)iov[i].iov_base + io;
+
+				if (n > left)
+					n = left;
+				if (put)
+					memmove(m + pos, b, n);
+				else
+					memmove(b, m + pos, n);
+				left -= n;
+				pos += n;
+				io += n;
+				if (io == iov[i].iov_len) {
+					i++;
+					io = 0;
+				}
+			}
+		}
+		return WIN_OK;
+	}
 	if ((rc = need_handle(kw, rank)))
 		return nspans == 0 ? WIN_OK : rc;
 	ops = calloc((size_t)nspans ? (size_t)nspans : 1, sizeof(*ops));
@@ -1142,7 +1187,9 @@ static void ks_describe(void *state, FILE *out)
 	fprintf(out, "  allocated windows: kernel-owned, mapped by every "
 		"member: put/get are CPU copies, atomics CPU atomics "
 		"(native)\n");
-	fprintf(out, "  created windows: put/get/putv/getv single-copy in the "
+	fprintf(out, "  created windows: page-aligned ones mapped by every "
+		"member (pinned pages): CPU copies and atomics (native); "
+		"others: put/get/putv/getv single-copy in the "
 		"kernel (native); atomics 4/8-byte fetch-add, swap, cswap, "
 		"and, or, xor, read in the kernel (native); prod, min, max "
 		"and float sum as compare-and-swap loops (emulated)\n");
