@@ -55,6 +55,7 @@
  * is bounded by the context's timeout (WIN_ERR_TIMEOUT).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -108,6 +109,8 @@ struct ofi_state {
 	struct fid_av *av;
 	struct fid_cq *cq;
 	bool cq_waitable;
+	int polling;           /* application threads driving progress */
+	uint64_t polled_ms;    /* when the progress thread last saw them */
 	bool manual;           /* FI_PROGRESS_MANUAL data progress */
 	bool raw_order;        /* FI_ORDER_RMA_RAW: flush by trailing read */
 	uint64_t mr_mode;
@@ -213,6 +216,21 @@ static void *progress_thread(void *arg)
 	unsigned idle = 0;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		/*
+		 * While an application thread waits in this transport it
+		 * drives progress itself: stay off the completion queue and
+		 * its lock (on few cores the two pollers only slow each other
+		 * down), and for 5 ms after, as waits come back to back.
+		 */
+		if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 ||
+		    win_now_ms() < s->polled_ms + 5) {
+			struct timespec ts = { 0, 100000 };
+
+			if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0)
+				s->polled_ms = win_now_ms();
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (s->cq_waitable) {
 			struct fi_cq_entry ent;
 			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
@@ -230,12 +248,23 @@ static void *progress_thread(void *arg)
 			idle = 0;
 			continue;
 		}
-		/* Poll often right after activity, then back off. */
-		idle = idle < 10 ? idle + 1 : 10;
-		struct timespec ts = { 0, 5000L << idle };
+		/*
+		 * Right after activity, yield between polls (peers' atomics
+		 * on shm each need a pass of this process's progress, and a
+		 * compare-and-swap loop sends them back to back), then sleep
+		 * with backoff up to 1 ms.
+		 */
+		if (idle < 64) {
+			idle++;
+			sched_yield();
+			continue;
+		}
+		struct timespec ts = { 0, 20000L << (idle - 64) };
 
-		if (ts.tv_nsec > 2000000L)
-			ts.tv_nsec = 2000000L;
+		if (idle < 70)
+			idle++;
+		if (ts.tv_nsec > 1000000L)
+			ts.tv_nsec = 1000000L;
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -327,10 +356,15 @@ static int op_wait(struct ofi_win *ow, struct ofi_op *op, int rank,
 		   const char *what)
 {
 	struct ofi_waiter wt = { ow, 0, 0 };
-	int rc;
+	int rc = WIN_OK;
 
-	while (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
-		if ((rc = wait_round(&wt, rank, what)))
+	if (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
+		__atomic_add_fetch(&ow->s->polling, 1, __ATOMIC_ACQ_REL);
+		while (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
+			if ((rc = wait_round(&wt, rank, what)))
+				break;
+		__atomic_sub_fetch(&ow->s->polling, 1, __ATOMIC_ACQ_REL);
+		if (rc)
 			return rc;
 	}
 	rc = op->status;
@@ -346,14 +380,17 @@ static int wait_all(struct ofi_win *ow, int rank, const char *what)
 {
 	struct ofi_state *s = ow->s;
 	struct ofi_waiter wt = { ow, 0, 0 };
-	int rc;
+	int rc = WIN_OK;
 
+	if (__atomic_load_n(&s->completed, __ATOMIC_ACQUIRE) == s->issued)
+		return WIN_OK;
+	__atomic_add_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
 	while (__atomic_load_n(&s->completed, __ATOMIC_ACQUIRE) !=
-	       s->issued) {
+	       s->issued)
 		if ((rc = wait_round(&wt, rank, what)))
-			return rc;
-	}
-	return WIN_OK;
+			break;
+	__atomic_sub_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
+	return rc;
 }
 
 /*
@@ -667,6 +704,51 @@ static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
 		goto fail;                                                 \
 	} while (0)
 
+/*
+ * Remove the shm regions (named by shm_name_ep() below) of processes that
+ * have died: killed members cannot remove their own, and each holds up to
+ * 16 MiB of /dev/shm. Peers that still map one keep their mapping.
+ */
+static void shm_sweep(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[300];
+		long pid;
+
+		if (strncmp(e->d_name, "libwin_", 7) != 0)
+			continue;
+		pid = strtol(e->d_name + 7, NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+/* Name a host-local (FI_ADDR_STR) endpoint; see ofi_up. */
+static int shm_name_ep(struct fid_ep *ep)
+{
+	static unsigned seq;
+	struct timespec ts;
+	char name[96];
+	int rc;
+
+	shm_sweep();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, sizeof(name), "libwin_%d_%llx_%u", (int)getpid(),
+		 (unsigned long long)ts.tv_sec * 1000000000ull +
+		 (unsigned long long)ts.tv_nsec,
+		 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	rc = fi_setname(&ep->fid, name, strlen(name) + 1);
+	return rc == -FI_ENOSYS || rc == -FI_EOPNOTSUPP ? 0 : rc;
+}
+
 /* Create the fabric objects (first window this transport serves). */
 static int ofi_up(struct ofi_state *s)
 {
@@ -728,6 +810,19 @@ static int ofi_up(struct ofi_state *s)
 		UP_FAIL("binding the completion queue", rc);
 	if ((rc = fi_ep_bind(s->ep, &s->av->fid, 0)))
 		UP_FAIL("binding the address vector", rc);
+	if (info->addr_format == FI_ADDR_STR) {
+		/*
+		 * shm names its endpoint's region after the process id and
+		 * an endpoint index: the region of a process that was killed
+		 * stays behind and a later process that gets the same pid
+		 * fails fi_enable with EBUSY. A name of our own, with the
+		 * time in it, never meets such leftovers (and the regions of
+		 * dead processes that carry our names are removed first).
+		 * Providers that cannot set names keep theirs.
+		 */
+		if ((rc = shm_name_ep(s->ep)))
+			UP_FAIL("fi_setname", rc);
+	}
 	if ((rc = fi_enable(s->ep)))
 		UP_FAIL("fi_enable", rc);
 	s->myaddr_len = sizeof(s->myaddr);
