@@ -7,6 +7,12 @@
  * Ethernet link layer (RoCE) the GID is WIN_VERBS_GID_INDEX, or else the
  * best entry of the port's GID table: RoCE v2 with an IPv4-mapped address
  * first, then other RoCE v2, then RoCE v1. InfiniBand ports use the LID.
+ * win_init only checks that an RDMA device (the one named) exists; the
+ * device is opened, its port and GID chosen and the protection domain
+ * allocated when the first window that needs verbs is created (or wininfo
+ * describes the transport), so that processes which start and join groups
+ * with short timeouts do not pay for it (slow under emulation). A failure
+ * there fails that window, and every later one, on every member.
  *
  * Windows: every window has one RC queue pair per peer (itself included:
  * that QP is connected to itself, so a member's own part is reached through
@@ -57,6 +63,7 @@
  * context's timeout and checks for dead members of the group.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +91,12 @@ const struct win_transport win_verbs_transport;
 
 struct vb_state {
 	struct win_ctx *ctx;
+	pthread_mutex_t lock; /* vb_up */
+	bool up;            /* device, port, GID and PD are ready */
+	int up_rc;          /* or why they are not (cached) */
+	char up_why[200];
+	char want_dev[64];  /* WIN_VERBS_DEVICE, or "" */
+	long want_port;     /* WIN_VERBS_PORT, or 0 */
 	struct ibv_context *dc;
 	struct ibv_pd *pd;
 	struct ibv_device_attr attr;
@@ -242,6 +255,38 @@ static int pick_gid(struct vb_state *vs)
 		vs->gid_index = -1; /* InfiniBand: LIDs */
 		return WIN_OK;
 	}
+	if (want < 0) {
+		/* One call for the valid entries of every port: querying
+		 * each of a table's (often 1024) indices is slow. */
+		size_t max = (size_t)vs->pattr.gid_tbl_len *
+			     (size_t)(vs->attr.phys_port_cnt ?
+				      vs->attr.phys_port_cnt : 1);
+		struct ibv_gid_entry *t = calloc(max ? max : 1, sizeof(*t));
+		ssize_t got = t ? ibv_query_gid_table(vs->dc, t, max, 0) : -1;
+
+		for (ssize_t i = 0; i < got; i++) {
+			int s = t[i].port_num == vs->port ? gid_score(&t[i]) : 0;
+
+			if (s > best_score) {
+				best = (int)t[i].gid_index;
+				best_score = s;
+				vs->gid = t[i].gid;
+				vs->gid_type = (int)t[i].gid_type;
+			}
+		}
+		free(t);
+		if (got >= 0) {
+			if (best < 0)
+				return win_seterr(WIN_ERR_UNSUPPORTED, "%s port "
+						  "%u has no usable RoCE GID (is "
+						  "an IP address configured on "
+						  "its netdev?)", vs->devname,
+						  vs->port);
+			vs->gid_index = best;
+			return WIN_OK;
+		}
+		/* Not supported here: query the indices one by one. */
+	}
 	for (int i = 0; i < vs->pattr.gid_tbl_len; i++) {
 		struct ibv_gid_entry e;
 		int s;
@@ -316,9 +361,78 @@ static void vb_close(void *state)
 		ibv_dealloc_pd(vs->pd);
 	if (vs->dc)
 		ibv_close_device(vs->dc);
+	pthread_mutex_destroy(&vs->lock);
 	free(vs);
 }
 
+/*
+ * Open the device, pick the port and GID, allocate the PD: the first time
+ * a window needs verbs (or wininfo describes it). Slow under emulation
+ * (tens to hundreds of ms per process), so win_init and group joins do not
+ * pay for it. A failure is remembered and returned to every later caller.
+ */
+static int vb_up(struct vb_state *vs)
+{
+	struct ibv_device **list;
+	int n = 0, rc;
+
+	pthread_mutex_lock(&vs->lock);
+	if (vs->up || vs->up_rc) {
+		rc = vs->up_rc;
+		pthread_mutex_unlock(&vs->lock);
+		return rc ? win_seterr(rc, "%s", vs->up_why) : WIN_OK;
+	}
+	list = ibv_get_device_list(&n);
+	rc = win_seterr(WIN_ERR_UNSUPPORTED, "no RDMA device");
+	if (list && vs->want_dev[0]) {
+		int i;
+
+		for (i = 0; i < n; i++)
+			if (!strcmp(ibv_get_device_name(list[i]), vs->want_dev))
+				break;
+		if (i == n)
+			rc = win_seterr(WIN_ERR_UNSUPPORTED, "WIN_VERBS_DEVICE=%s:"
+					" no such RDMA device", vs->want_dev);
+		else
+			rc = try_device(vs, list[i], vs->want_port);
+	} else if (list) {
+		for (int i = 0; i < n && rc; i++)
+			rc = try_device(vs, list[i], vs->want_port);
+	}
+	if (list)
+		ibv_free_device_list(list);
+	if (rc == WIN_OK)
+		rc = pick_gid(vs);
+	if (rc == WIN_OK && vs->attr.atomic_cap == IBV_ATOMIC_NONE)
+		rc = win_seterr(WIN_ERR_UNSUPPORTED, "RDMA device %s has no "
+				"atomic operations", vs->devname);
+	if (rc == WIN_OK && !(vs->pd = ibv_alloc_pd(vs->dc)))
+		rc = win_seterr_sys(WIN_ERR_UNSUPPORTED, errno, "ibv_alloc_pd "
+				    "on %s", vs->devname);
+	if (rc) {
+		snprintf(vs->up_why, sizeof(vs->up_why), "verbs: %s",
+			 win_last_error());
+		if (vs->dc) {
+			ibv_close_device(vs->dc);
+			vs->dc = NULL;
+		}
+		vs->up_rc = rc;
+		pthread_mutex_unlock(&vs->lock);
+		win_log(vs->ctx, WIN_LOG_WARN, "%s", vs->up_why);
+		return win_seterr(rc, "%s", vs->up_why);
+	}
+	vs->up = true;
+	pthread_mutex_unlock(&vs->lock);
+	win_log(vs->ctx, WIN_LOG_INFO, "verbs: %s port %u gid index %d",
+		vs->devname, vs->port, vs->gid_index);
+	return WIN_OK;
+}
+
+/*
+ * Only what is cheap: the settings, and that an RDMA device (the one
+ * asked for) exists, so that a host without one does not offer verbs.
+ * Opening it waits for vb_up.
+ */
 static int vb_open(struct win_ctx *ctx, void **state)
 {
 	struct ibv_device **list;
@@ -334,20 +448,16 @@ static int vb_open(struct win_ctx *ctx, void **state)
 	if (fl && *fl && strcmp(fl, "ack") && strcmp(fl, "read"))
 		return win_seterr(WIN_ERR_ARG, "WIN_VERBS_FLUSH=%s: expected "
 				  "'ack' or 'read'", fl);
+	if (want_dev && strlen(want_dev) >= sizeof(vs->want_dev))
+		return win_seterr(WIN_ERR_ARG, "WIN_VERBS_DEVICE=%s: name too "
+				  "long", want_dev);
 	list = ibv_get_device_list(&n);
 	if (!list || n == 0) {
 		if (list)
 			ibv_free_device_list(list);
 		return win_seterr(WIN_ERR_UNSUPPORTED, "no RDMA device");
 	}
-	vs = calloc(1, sizeof(*vs));
-	if (!vs) {
-		ibv_free_device_list(list);
-		return win_seterr(WIN_ERR_NOMEM, "verbs state");
-	}
-	vs->ctx = ctx;
-	vs->flush_read = fl && !strcmp(fl, "read");
-	rc = WIN_ERR_UNSUPPORTED;
+	rc = WIN_OK;
 	if (want_dev && *want_dev) {
 		int i;
 
@@ -357,27 +467,20 @@ static int vb_open(struct win_ctx *ctx, void **state)
 		if (i == n)
 			rc = win_seterr(WIN_ERR_UNSUPPORTED, "WIN_VERBS_DEVICE=%s:"
 					" no such RDMA device", want_dev);
-		else
-			rc = try_device(vs, list[i], want_port);
-	} else {
-		for (int i = 0; i < n && rc; i++)
-			rc = try_device(vs, list[i], want_port);
 	}
 	ibv_free_device_list(list);
-	if (rc == WIN_OK)
-		rc = pick_gid(vs);
-	if (rc == WIN_OK && vs->attr.atomic_cap == IBV_ATOMIC_NONE)
-		rc = win_seterr(WIN_ERR_UNSUPPORTED, "RDMA device %s has no "
-				"atomic operations", vs->devname);
-	if (rc == WIN_OK && !(vs->pd = ibv_alloc_pd(vs->dc)))
-		rc = win_seterr_sys(WIN_ERR_UNSUPPORTED, errno, "ibv_alloc_pd "
-				    "on %s", vs->devname);
-	if (rc) {
-		vb_close(vs);
+	if (rc)
 		return rc;
-	}
-	win_log(ctx, WIN_LOG_INFO, "verbs: %s port %u gid index %d", vs->devname,
-		vs->port, vs->gid_index);
+	vs = calloc(1, sizeof(*vs));
+	if (!vs)
+		return win_seterr(WIN_ERR_NOMEM, "verbs state");
+	pthread_mutex_init(&vs->lock, NULL);
+	vs->ctx = ctx;
+	vs->flush_read = fl && !strcmp(fl, "read");
+	vs->want_port = want_port;
+	vs->gid_index = -1;
+	if (want_dev)
+		snprintf(vs->want_dev, sizeof(vs->want_dev), "%s", want_dev);
 	*state = vs;
 	return WIN_OK;
 }
@@ -524,7 +627,9 @@ static int vb_progress_until(struct vb_win *vw, int r,
 			return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion "
 					  "from rank %d in %d ms", r,
 					  vw->w->ctx->timeout_ms);
-		if ((rc = win_group_check_peers(vw->w->group)))
+		/* Only the member waited for (all for r < 0): another one
+		 * that finished and exited must not fail this wait. */
+		if ((rc = win_group_check_peer(vw->w->group, r)))
 			return rc;
 	}
 }
@@ -905,6 +1010,10 @@ static int vb_win_open(struct win *w, void *state, const bool *serves,
 	if (!vw || !me || !all || !serve ||
 	    !(vw->p = calloc((size_t)w->size, sizeof(*vw->p))))
 		rc = win_seterr(WIN_ERR_NOMEM, "verbs window");
+	/* A failure here still takes part in the exchange below, so that
+	 * every member fails the window with it instead of timing out. */
+	if (rc == WIN_OK)
+		rc = vb_up(vs);
 	if (rc == WIN_OK) {
 		vw->w = w;
 		vw->vs = vs;
@@ -1671,6 +1780,10 @@ static void vb_describe(void *state, FILE *out)
 		describe_device(list[i], out);
 	if (list)
 		ibv_free_device_list(list);
+	if (vb_up(vs)) {
+		fprintf(out, "  selected: none (%s)\n", win_last_error());
+		return;
+	}
 	if (vs->gid_index >= 0)
 		gid_str(&vs->gid, g, sizeof(g));
 	fprintf(out, "  selected: %s port %u, gid index %d (%s%s%s)\n",
