@@ -4,6 +4,8 @@
 #
 # Usage: suite-ofi.sh PROVIDER   (run from the build tree's tests/ directory,
 #                                 as `make check` does; e.g. tcp, shm)
+# WIN_OFI_EP_TYPE=msg in the environment: connected endpoints instead of
+# RDM ones (suite-ofi-msg.sh).
 # The atomics programs run a second time with WIN_OFI_EMULATE_ATOMICS=1,
 # which puts every window atomic on the compare-and-swap loops.
 # Exit: 0 all passed, 1 a program failed, 77 (skip) when the provider is not
@@ -61,11 +63,12 @@ if [ -z "$progs" ]; then
 	exit 1
 fi
 
+epnote=${WIN_OFI_EP_TYPE:+ WIN_OFI_EP_TYPE=$WIN_OFI_EP_TYPE}
 status=0
 total=0
 for p in $progs; do
 	total=$((total + 1))
-	echo "=== $p (WIN_TRANSPORTS=ofi WIN_OFI_PROVIDER=$prov)"
+	echo "=== $p (WIN_TRANSPORTS=ofi WIN_OFI_PROVIDER=$prov$epnote)"
 	out=$(timeout -k 10 "$per_prog_timeout" "./$p" 2>&1)
 	rc=$?
 	echo "$out"
@@ -80,8 +83,11 @@ done
 # The compare-and-swap loops that stand in for atomics a provider lacks:
 # the atomics programs once more with every window atomic forced onto them
 # (WIN_OFI_EMULATE_ATOMICS=1). wininfo must confirm that the loops are on.
+# OFI_SUITE_EMULATE=0 leaves this pass out (suite-ofi-shm.sh does).
 emu=$(WIN_OFI_EMULATE_ATOMICS=1 "$wininfo" 2>&1)
-if ! echo "$emu" | grep -q 'atomics forced to compare-and-swap loops'; then
+if [ "${OFI_SUITE_EMULATE:-1}" = 0 ]; then
+	echo "=== emulated atomics: not run on $prov (OFI_SUITE_EMULATE=0)"
+elif ! echo "$emu" | grep -q 'atomics forced to compare-and-swap loops'; then
 	echo "--- WIN_OFI_EMULATE_ATOMICS=1 did not switch the atomics to" \
 	     "compare-and-swap loops:"
 	echo "$emu"
@@ -90,7 +96,7 @@ else
 	for p in mp/test-mp-atomics unit/test-self; do
 		[ -x "$p" ] || continue
 		total=$((total + 1))
-		echo "=== $p (WIN_OFI_EMULATE_ATOMICS=1, WIN_OFI_PROVIDER=$prov)"
+		echo "=== $p (WIN_OFI_EMULATE_ATOMICS=1, WIN_OFI_PROVIDER=$prov$epnote)"
 		out=$(WIN_OFI_EMULATE_ATOMICS=1 timeout -k 10 \
 			"$per_prog_timeout" "./$p" 2>&1)
 		rc=$?
@@ -105,5 +111,5 @@ else
 		esac
 	done
 fi
-echo "=== ofi/$prov: $total programs, $( [ $status -eq 0 ] && echo all passed || echo FAILURES)"
+echo "=== ofi/$prov$epnote: $total programs, $( [ $status -eq 0 ] && echo all passed || echo FAILURES)"
 exit $status

@@ -21,6 +21,18 @@
  * fi_getinfo. Nothing in this transport can skip it; a process that forks
  * its members after opening one context (as the test programs do) pays it
  * once, and the children only pay the provider's own getinfo (~0.2 s).
+ * The endpoint's enable was the other cost: ofi_rxm preallocates its
+ * message buffers there, so the transport asks for small pools
+ * (FI_OFI_RXM_BUFFER_SIZE=4096, FI_OFI_RXM_RX_SIZE=16,
+ * FI_OFI_RXM_MSG_RX_SIZE=16) unless the environment sets them.
+ *
+ * WIN_OFI_EP_TYPE=msg asks for connected endpoints (FI_EP_MSG) instead:
+ * each member listens on a passive endpoint, and every window connects
+ * each pair of members once (fi_connect/fi_accept through one event
+ * queue; the lower rank accepts, a member connects to itself for its own
+ * part), the listening addresses and a per-window tag travelling through
+ * the group bootstrap. On this host the sockets provider offers that
+ * (tcp's MSG endpoints have no atomics, which the control words need).
  *
  * WIN_OFI_EMULATE_ATOMICS=1 puts every window atomic (fetch-op,
  * accumulate, compare-and-swap) on the compare-and-swap loop used for the
@@ -40,8 +52,13 @@
  * atomics on the registered control block; waits poll them with backoff.
  * Nothing needs the target's CPU: when the provider's data progress is
  * manual, a progress thread of this transport drives it (blocking in
- * fi_cq_sread when the completion queue has a wait object, else polling
- * with sleeps), and every wait of the calling thread drives it too.
+ * fi_cq_sread when the completion queue has an fd wait object, else
+ * polling: yielding between polls right after activity, then sleeping
+ * with backoff), and every wait of the calling thread drives it too;
+ * while a caller waits, the thread stays off the completion queue.
+ *
+ * shm endpoints are named by the transport ("libwin_<pid>_<time>_<n>"),
+ * and regions of that form left by dead processes are removed.
  *
  * Completions go to one completion queue; each operation carries a context
  * that whichever thread reaps the entry marks done. Remote completion
@@ -64,6 +81,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +102,7 @@
 #define OFI_ADDR_MAX 256
 #define OFI_NTYPES 7  /* win_datatype_t 1..6 */
 #define OFI_NOPS 10   /* win_op_t 1..9 */
+#define OFI_EMU_BATCH 128 /* emulated atomics in flight together */
 #define OFI_MR_MODES (FI_MR_VIRT_ADDR | FI_MR_PROV_KEY | FI_MR_LOCAL | \
 		      FI_MR_ENDPOINT | FI_MR_ALLOCATED)
 
@@ -126,6 +145,10 @@ struct ofi_state {
 	size_t scratch_len;
 	struct fid_mr *scratch_mr;
 	void *scratch_desc;
+	/* Operands, compares and results of pipelined emulated atomics. */
+	uint64_t *emu;
+	struct fid_mr *emu_mr;
+	void *emu_desc;
 	char myaddr[OFI_ADDR_MAX];
 	size_t myaddr_len;
 	char addr_str[128];
@@ -133,9 +156,33 @@ struct ofi_state {
 	size_t native_count[OFI_NTYPES][OFI_NOPS][3];
 	bool cswap64;          /* native 64-bit compare-and-swap */
 	bool emulate;          /* WIN_OFI_EMULATE_ATOMICS: CAS loops only */
+	/* FI_EP_MSG: a listening endpoint and the connection events. */
+	bool msg;
+	struct fid_pep *pep;
+	struct fid_eq *eq;
+	struct ofi_connreq *early; /* requests for windows not open yet */
+	uint64_t next_tag;
+};
+
+/* A connection request (FI_EP_MSG), with the rank and window it is for. */
+struct ofi_connreq {
+	struct fi_info *info;
+	uint64_t tag;
+	int rank;
+	struct ofi_connreq *next;
+};
+
+/* What a connecting side sends with fi_connect. */
+struct ofi_cm_param {
+	uint64_t tag;   /* the window, as the accepting side named it */
+	int32_t rank;   /* the connecting rank */
+	int32_t pad;
 };
 
 struct ofi_peer {
+	struct fid_ep *ep;     /* the context's (RDM) or the connection's */
+	struct fid_ep *acc_ep; /* FI_EP_MSG: the accepted side, kept open */
+	bool connected;
 	fi_addr_t addr;
 	bool inserted;
 	bool dirty;            /* writes since the last remote completion */
@@ -147,11 +194,13 @@ struct ofi_win {
 	struct ofi_state *s;
 	struct win *w;
 	bool active;
+	uint64_t tag;
 	struct ofi_peer *p;
 	struct fid_mr *data_mr, *ctrl_mr;
 };
 
 struct ofi_xchg {
+	uint64_t tag;  /* FI_EP_MSG: this member's name for the window */
 	uint64_t data_base, data_key;
 	uint64_t ctrl_base, ctrl_key;
 	uint32_t addr_len;
@@ -368,7 +417,13 @@ static int op_wait(struct ofi_win *ow, struct ofi_op *op, int rank,
 			return rc;
 	}
 	rc = op->status;
-	if (rc)
+	/* Whatever the provider calls it, a failure on a target that has
+	 * died is that death (providers differ: ENOENT, ECONNRESET, EIO). */
+	if (rc && rank_dead(ow, rank))
+		rc = win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: the process "
+				"has died (%s)", what, rank,
+				fi_strerror(op->prov_err));
+	else if (rc)
 		rc = win_seterr(rc, "ofi %s on rank %d failed: %s", what, rank,
 				fi_strerror(op->prov_err));
 	op_put(ow->s, op);
@@ -408,13 +463,23 @@ static int wait_all(struct ofi_win *ow, int rank, const char *what)
 				break;                                       \
 		}                                                            \
 		if (rc_ == WIN_OK && r_ < 0)                                 \
-			rc_ = win_seterr(prov_status((int)-r_), "ofi %s on " \
+			rc_ = win_seterr(rank_dead((ow), (rank)) ?           \
+					 WIN_ERR_PEER :                      \
+					 prov_status((int)-r_), "ofi %s on " \
 					 "rank %d: %s", (what), (rank),      \
 					 fi_strerror((int)-r_));             \
 		rc_;                                                         \
 	})
 
 /* ---- context ---- */
+
+/* WIN_OFI_EP_TYPE=msg: connected endpoints, one connection per peer. */
+static enum fi_ep_type ofi_ep_type(void)
+{
+	const char *e = getenv("WIN_OFI_EP_TYPE");
+
+	return e && !strcasecmp(e, "msg") ? FI_EP_MSG : FI_EP_RDM;
+}
 
 static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 		       size_t whylen)
@@ -429,7 +494,7 @@ static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 	}
 	hints->caps = FI_RMA | FI_ATOMIC;
 	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_BUFFERED_RECV;
-	hints->ep_attr->type = FI_EP_RDM;
+	hints->ep_attr->type = ofi_ep_type();
 	hints->domain_attr->mr_mode = OFI_MR_MODES;
 	hints->domain_attr->threading = FI_THREAD_SAFE;
 	hints->addr_format = FI_FORMAT_UNSPEC;
@@ -453,9 +518,11 @@ static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 			fi_freeinfo(i2);
 		} else {
 			snprintf(why, whylen, "no libfabric provider%s%s offers "
-				 "FI_RMA|FI_ATOMIC on an RDM endpoint with "
+				 "FI_RMA|FI_ATOMIC on an %s endpoint with "
 				 "thread-safe domains on loopback",
-				 prov ? " matching " : "", prov ? prov : "");
+				 prov ? " matching " : "", prov ? prov : "",
+				 ofi_ep_type() == FI_EP_MSG ? "FI_EP_MSG" :
+				 "RDM");
 		}
 		fi_freeinfo(hints);
 		return WIN_ERR_UNSUPPORTED;
@@ -543,8 +610,27 @@ static void ofi_down(struct ofi_state *s)
 	}
 	if (s->scratch_mr)
 		fi_close(&s->scratch_mr->fid);
+	if (s->emu_mr)
+		fi_close(&s->emu_mr->fid);
+	free(s->emu);
+	s->emu = NULL;
+	s->emu_mr = NULL;
 	if (s->ep)
 		fi_close(&s->ep->fid);
+	if (s->pep)
+		fi_close(&s->pep->fid);
+	while (s->early) {
+		struct ofi_connreq *c = s->early;
+
+		s->early = c->next;
+		fi_reject(s->pep, c->info->handle, NULL, 0);
+		fi_freeinfo(c->info);
+		free(c);
+	}
+	if (s->eq)
+		fi_close(&s->eq->fid);
+	s->pep = NULL;
+	s->eq = NULL;
 	if (s->av)
 		fi_close(&s->av->fid);
 	if (s->cq)
@@ -802,6 +888,55 @@ static int ofi_up(struct ofi_state *s)
 	} else {
 		s->cq_waitable = true;
 	}
+	s->msg = info->ep_attr->type == FI_EP_MSG;
+	if (s->msg) {
+		/*
+		 * Connected endpoints: a listening endpoint here, and one
+		 * connection per peer and window (see msg_connect).
+		 */
+		struct fi_eq_attr eqa = { .size = 64,
+					  .wait_obj = FI_WAIT_NONE };
+
+		if (s->mr_mode & FI_MR_ENDPOINT) {
+			rc = win_seterr(WIN_ERR_UNSUPPORTED, "ofi (%s): "
+					"FI_MR_ENDPOINT with FI_EP_MSG is not "
+					"supported", info->fabric_attr->prov_name);
+			goto fail;
+		}
+		if ((rc = fi_eq_open(s->fabric, &eqa, &s->eq, NULL)))
+			UP_FAIL("fi_eq_open", rc);
+		if ((rc = fi_passive_ep(s->fabric, info, &s->pep, NULL)))
+			UP_FAIL("fi_passive_ep", rc);
+		if ((rc = fi_pep_bind(s->pep, &s->eq->fid, 0)))
+			UP_FAIL("binding the event queue", rc);
+		if ((rc = fi_listen(s->pep)))
+			UP_FAIL("fi_listen", rc);
+		s->myaddr_len = sizeof(s->myaddr);
+		if ((rc = fi_getname(&s->pep->fid, s->myaddr,
+				     &s->myaddr_len)))
+			UP_FAIL("fi_getname", rc);
+		if (!is_loopback(s->myaddr, s->myaddr_len, info->addr_format)) {
+			rc = win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the "
+					"listening address is not a loopback "
+					"address; refusing to use it",
+					info->fabric_attr->prov_name);
+			goto fail;
+		}
+		if (info->addr_format == FI_SOCKADDR_IN ||
+		    s->myaddr_len == sizeof(struct sockaddr_in)) {
+			const struct sockaddr_in *in = (void *)s->myaddr;
+			char ip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+			snprintf(s->addr_str, sizeof(s->addr_str),
+				 "%s:%u (listening; FI_EP_MSG)", ip,
+				 ntohs(in->sin_port));
+		} else {
+			snprintf(s->addr_str, sizeof(s->addr_str),
+				 "listening (FI_EP_MSG)");
+		}
+		goto endpoint_done;
+	}
 	if ((rc = fi_av_open(s->domain, &ava, &s->av, NULL)))
 		UP_FAIL("fi_av_open", rc);
 	if ((rc = fi_endpoint(s->domain, info, &s->ep, NULL)))
@@ -840,6 +975,7 @@ static int ofi_up(struct ofi_state *s)
 		if (!fi_av_straddr(s->av, s->myaddr, s->addr_str, &l))
 			snprintf(s->addr_str, sizeof(s->addr_str), "?");
 	}
+endpoint_done:
 	s->scratch_len = 4096;
 	if (posix_memalign((void **)&s->scratch, 4096, s->scratch_len)) {
 		rc = win_seterr(WIN_ERR_NOMEM, "ofi scratch");
@@ -851,6 +987,19 @@ static int ofi_up(struct ofi_state *s)
 			 FI_REMOTE_WRITE, &s->scratch_mr)))
 		goto fail;
 	s->scratch_desc = fi_mr_desc(s->scratch_mr);
+	/* Best effort: without it emulated atomics go element by element. */
+	if (posix_memalign((void **)&s->emu, 4096,
+			   4 * OFI_EMU_BATCH * sizeof(uint64_t)) == 0) {
+		memset(s->emu, 0, 4 * OFI_EMU_BATCH * sizeof(uint64_t));
+		if (mr_reg(s, s->emu, 4 * OFI_EMU_BATCH * sizeof(uint64_t),
+			   FI_READ | FI_WRITE | FI_REMOTE_READ |
+			   FI_REMOTE_WRITE, &s->emu_mr) == WIN_OK) {
+			s->emu_desc = fi_mr_desc(s->emu_mr);
+		} else {
+			free(s->emu);
+			s->emu = NULL;
+		}
+	}
 	query_atomics(s);
 	if (!s->cswap64 || !s->native[WIN_UINT64][WIN_OP_SUM][K_FETCH]) {
 		rc = win_seterr(WIN_ERR_UNSUPPORTED, "ofi (%s): no 64-bit "
@@ -874,6 +1023,184 @@ fail:
 }
 
 /* ---- windows ---- */
+
+/* ---- connected endpoints (FI_EP_MSG) ---- */
+
+/* An endpoint of the window's connections, bound and enabled. */
+static int msg_ep(struct ofi_state *s, struct fi_info *info,
+		  struct fid_ep **ep)
+{
+	int rc;
+
+	if ((rc = fi_endpoint(s->domain, info, ep, NULL)))
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_endpoint: %s",
+				  fi_strerror(-rc));
+	if ((rc = fi_ep_bind(*ep, &s->eq->fid, 0)) == 0 &&
+	    (rc = fi_ep_bind(*ep, &s->cq->fid, FI_TRANSMIT | FI_RECV)) == 0)
+		rc = fi_enable(*ep);
+	if (rc) {
+		fi_close(&(*ep)->fid);
+		*ep = NULL;
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi: setting up a "
+				  "connection's endpoint: %s", fi_strerror(-rc));
+	}
+	return WIN_OK;
+}
+
+/* Accept `c` (a request from c->rank for this window). */
+static int msg_accept(struct ofi_win *ow, struct ofi_connreq *c)
+{
+	struct ofi_peer *p;
+	int rc;
+
+	if (c->rank < 0 || c->rank > ow->w->rank || ow->p[c->rank].acc_ep) {
+		fi_reject(ow->s->pep, c->info->handle, NULL, 0);
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi: unexpected "
+				  "connection request from rank %d", c->rank);
+	}
+	p = &ow->p[c->rank];
+	if ((rc = msg_ep(ow->s, c->info, &p->acc_ep))) {
+		fi_reject(ow->s->pep, c->info->handle, NULL, 0);
+		return rc;
+	}
+	if ((rc = fi_accept(p->acc_ep, NULL, 0)))
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_accept of rank "
+				  "%d: %s", c->rank, fi_strerror(-rc));
+	if (c->rank != ow->w->rank)
+		p->ep = p->acc_ep; /* the connection to a lower rank */
+	return WIN_OK;
+}
+
+/*
+ * One connection per pair of members for this window: each member
+ * connects to its own listener and to those of the higher ranks, and
+ * accepts from the lower ranks and from itself. Requests carry the
+ * accepting member's tag for the window and the connecting rank; requests
+ * for a window this member has not opened yet wait in s->early.
+ */
+static int msg_connect(struct ofi_win *ow, const struct ofi_xchg *all)
+{
+	struct ofi_state *s = ow->s;
+	struct win *w = ow->w;
+	int me = w->rank, up = 0, need = (w->size - me) + (me + 1);
+	uint64_t deadline = win_now_ms() + (uint64_t)w->ctx->timeout_ms;
+	int rc = WIN_OK;
+
+	for (int r = me; r < w->size && rc == WIN_OK; r++) {
+		struct fi_info *hi = fi_dupinfo(s->info);
+		struct ofi_cm_param prm = { all[r].tag, me, 0 };
+
+		if (!hi)
+			return win_seterr(WIN_ERR_NOMEM, "ofi connection");
+		free(hi->dest_addr);
+		hi->dest_addr = malloc(all[r].addr_len);
+		if (!hi->dest_addr) {
+			fi_freeinfo(hi);
+			return win_seterr(WIN_ERR_NOMEM, "ofi connection");
+		}
+		memcpy(hi->dest_addr, all[r].addr, all[r].addr_len);
+		hi->dest_addrlen = all[r].addr_len;
+		rc = msg_ep(s, hi, &ow->p[r].ep);
+		fi_freeinfo(hi);
+		if (rc)
+			return rc;
+		if ((rc = fi_connect(ow->p[r].ep, all[r].addr, &prm,
+				     sizeof(prm))))
+			return win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_connect "
+					  "to rank %d: %s", r,
+					  fi_strerror(-rc));
+	}
+	/* Requests that arrived before this window opened. */
+	for (struct ofi_connreq **cp = &s->early; *cp && rc == WIN_OK;) {
+		struct ofi_connreq *c = *cp;
+
+		if (c->tag != ow->tag) {
+			cp = &c->next;
+			continue;
+		}
+		*cp = c->next;
+		rc = msg_accept(ow, c);
+		fi_freeinfo(c->info);
+		free(c);
+	}
+	while (rc == WIN_OK && up < need) {
+		struct {
+			struct fi_eq_cm_entry e;
+			uint8_t data[sizeof(struct ofi_cm_param)];
+		} ev;
+		uint32_t event;
+		ssize_t n = fi_eq_read(s->eq, &event, &ev, sizeof(ev), 0);
+
+		if (n == -FI_EAGAIN) {
+			struct timespec ts = { 0, 50000 };
+
+			ofi_poll(s);
+			if (win_now_ms() > deadline)
+				return win_seterr(WIN_ERR_TIMEOUT, "ofi: %d of "
+						  "%d connections up in %d ms",
+						  up, need,
+						  w->ctx->timeout_ms);
+			if (win_group_check_peers(w->group))
+				return win_seterr(WIN_ERR_PEER, "ofi "
+						  "connections: %s",
+						  win_last_error());
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (n == -FI_EAVAIL) {
+			struct fi_eq_err_entry ee;
+
+			memset(&ee, 0, sizeof(ee));
+			fi_eq_readerr(s->eq, &ee, 0);
+			return win_seterr(prov_status(ee.err), "ofi: connection "
+					  "error: %s", fi_strerror(ee.err));
+		}
+		if (n < 0)
+			return win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_eq_read: "
+					  "%s", fi_strerror((int)-n));
+		if (event == FI_CONNREQ) {
+			struct ofi_connreq *c = calloc(1, sizeof(*c));
+			struct ofi_cm_param prm;
+
+			if (!c) {
+				fi_reject(s->pep, ev.e.info->handle, NULL, 0);
+				fi_freeinfo(ev.e.info);
+				return win_seterr(WIN_ERR_NOMEM, "ofi "
+						  "connection");
+			}
+			memset(&prm, 0, sizeof(prm));
+			if ((size_t)n >= sizeof(ev.e) + sizeof(prm))
+				memcpy(&prm, ev.data, sizeof(prm));
+			c->info = ev.e.info;
+			c->tag = prm.tag;
+			c->rank = prm.rank;
+			if (c->tag != ow->tag) {
+				c->next = s->early;
+				s->early = c;
+				continue;
+			}
+			rc = msg_accept(ow, c);
+			fi_freeinfo(c->info);
+			free(c);
+		} else if (event == FI_CONNECTED) {
+			for (int r = 0; r < w->size; r++) {
+				struct ofi_peer *p = &ow->p[r];
+
+				if (p->ep && &p->ep->fid == ev.e.fid &&
+				    !p->connected) {
+					p->connected = true;
+					up++;
+				}
+				if (r == me && p->acc_ep &&
+				    &p->acc_ep->fid == ev.e.fid) {
+					up++;
+				}
+			}
+		}
+		/* FI_SHUTDOWN of earlier windows' connections: nothing to do. */
+	}
+	return rc;
+}
 
 static int ofi_win_close(struct win *w, void *tw);
 
@@ -934,6 +1261,8 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 			me.data_key = fi_mr_key(ow->data_mr);
 		}
 		me.ctrl_base = virt ? (uintptr_t)w->ctrl.addr : 0;
+		ow->tag = me.tag = ((uint64_t)getpid() << 32) ^
+				   ++s->next_tag;
 		me.ctrl_key = fi_mr_key(ow->ctrl_mr);
 		me.addr_len = (uint32_t)s->myaddr_len;
 		memcpy(me.addr, s->myaddr, s->myaddr_len);
@@ -951,6 +1280,11 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 		p->data_key = all[r].data_key;
 		p->ctrl_base = all[r].ctrl_base;
 		p->ctrl_key = all[r].ctrl_key;
+		if (s->msg) {
+			p->addr = FI_ADDR_UNSPEC;
+			continue;
+		}
+		p->ep = s->ep;
 		n = fi_av_insert(s->av, all[r].addr, 1, &p->addr, 0, NULL);
 		if (n != 1)
 			rc = win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_av_insert of "
@@ -959,6 +1293,8 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 		else
 			p->inserted = true;
 	}
+	if (rc == WIN_OK && s->msg)
+		rc = msg_connect(ow, all);
 	free(all);
 	if (rc == WIN_OK)
 		rc = win_agree(w->group, rc);
@@ -983,6 +1319,15 @@ static int ofi_win_close(struct win *w, void *tw)
 		for (int r = 0; ow->p && r < w->size; r++)
 			if (ow->p[r].inserted)
 				fi_av_remove(ow->s->av, &ow->p[r].addr, 1, 0);
+		for (int r = 0; ow->s->msg && ow->p && r < w->size; r++) {
+			struct ofi_peer *p = &ow->p[r];
+
+			if (p->acc_ep && p->acc_ep != p->ep)
+				fi_close(&p->acc_ep->fid);
+			if (p->ep)
+				fi_close(&p->ep->fid);
+			p->ep = p->acc_ep = NULL;
+		}
 		if (ow->data_mr)
 			fi_close(&ow->data_mr->fid);
 		if (ow->ctrl_mr)
@@ -1047,7 +1392,7 @@ static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 		/* Small write: the provider copies it, no completion. */
 		p->dirty = true;
 		return OFI_POST(ow, rank, "put",
-				fi_inject_write(s->ep, buf, len, p->addr, raddr,
+				fi_inject_write(p->ep, buf, len, p->addr, raddr,
 						key));
 	}
 	if (!(op = op_get(s)))
@@ -1068,11 +1413,11 @@ static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 
 		if (len <= s->inject)
 			fl |= FI_INJECT;
-		rc = OFI_POST(ow, rank, "put", fi_writemsg(s->ep, &msg, fl));
+		rc = OFI_POST(ow, rank, "put", fi_writemsg(p->ep, &msg, fl));
 		p->dirty = true;
 	} else {
 		rc = OFI_POST(ow, rank, "get",
-			      fi_read(s->ep, buf, len, desc, p->addr, raddr,
+			      fi_read(p->ep, buf, len, desc, p->addr, raddr,
 				      key, op));
 	}
 	if (rc) {
@@ -1238,13 +1583,13 @@ static int ofi_vector(struct ofi_win *ow, int rank, const struct iovec *iov,
 
 			if (write) {
 				rc = OFI_POST(ow, rank, what,
-					      fi_writemsg(s->ep, &msg,
+					      fi_writemsg(p->ep, &msg,
 							  FI_COMPLETION |
 							  write_flags(s)));
 				p->dirty = true;
 			} else {
 				rc = OFI_POST(ow, rank, what,
-					      fi_readmsg(s->ep, &msg,
+					      fi_readmsg(p->ep, &msg,
 							 FI_COMPLETION));
 			}
 			if (rc) {
@@ -1312,19 +1657,19 @@ static int native_amo(struct ofi_win *ow, int rank, int kind, int type,
 	switch (kind) {
 	case K_ATOMIC:
 		rc = OFI_POST(ow, rank, "atomic",
-			      fi_atomic(s->ep, buf, count, d, p->addr, raddr,
+			      fi_atomic(p->ep, buf, count, d, p->addr, raddr,
 					key, fi_types[type], fop, op));
 		break;
 	case K_FETCH:
 		rc = OFI_POST(ow, rank, "atomic",
-			      fi_fetch_atomic(s->ep, buf, count, d, res, d,
+			      fi_fetch_atomic(p->ep, buf, count, d, res, d,
 					      p->addr, raddr, key,
 					      fi_types[type], fop, op));
 		break;
 	default:
 		memcpy(cmp, compare, count * tsize);
 		rc = OFI_POST(ow, rank, "atomic",
-			      fi_compare_atomic(s->ep, buf, count, d, cmp, d,
+			      fi_compare_atomic(p->ep, buf, count, d, cmp, d,
 						res, d, p->addr, raddr, key,
 						fi_types[type], FI_CSWAP, op));
 		break;
@@ -1347,6 +1692,121 @@ static int native_amo(struct ofi_win *ow, int rank, int kind, int type,
 static int cas_type(int type)
 {
 	return win_datatype_size(type) == 4 ? WIN_UINT32 : WIN_UINT64;
+}
+
+/*
+ * Elements [first, first+n) of `a` by compare-and-swap loops, pipelined:
+ * the reads of all n elements are in flight together, then the
+ * compare-and-swaps of those that need one, again and again for the
+ * elements whose swap lost a race. Each element is still updated by its
+ * own atomic read and compare-and-swap; only the waiting is shared, so a
+ * vector costs a few round trips instead of two per element (on shm each
+ * one needs a pass of the target's progress).
+ */
+static int emulated_batch(struct ofi_win *ow, int rank,
+			  const struct win_amo *a, size_t first, size_t n)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	size_t tsize = win_datatype_size(a->type);
+	int ct = cas_type(a->type);
+	uint64_t *opnd = s->emu, *cmp = opnd + OFI_EMU_BATCH,
+		 *res = cmp + OFI_EMU_BATCH, *old = res + OFI_EMU_BATCH;
+	void *d = s->emu_desc;
+	struct ofi_op *ops[OFI_EMU_BATCH];
+	uint8_t pend[OFI_EMU_BATCH];
+	size_t npend = n;
+	int rc = WIN_OK;
+
+	for (size_t k = 0; k < n; k++) {
+		opnd[k] = 0;
+		pend[k] = 1;
+	}
+	/* Round 0 reads; later rounds swap. */
+	for (unsigned round = 0; npend && rc == WIN_OK; round++) {
+		size_t posted = 0;
+
+		if (round > 1000000)
+			return win_seterr(WIN_ERR_TIMEOUT, "ofi: emulated "
+					  "atomic on rank %d never won its "
+					  "compare-and-swaps", rank);
+		for (size_t k = 0; k < n && rc == WIN_OK; k++) {
+			uint64_t raddr = data_addr(p, a->off +
+						   (first + k) * tsize);
+
+			ops[k] = NULL;
+			if (!pend[k])
+				continue;
+			if (round > 0) {
+				uint64_t nv = 0;
+
+				if (!win_amo_compute(a, first + k, &old[k],
+						     &nv)) {
+					/* Nothing to store: the read
+					 * value is the result. */
+					res[k] = old[k];
+					pend[k] = 0;
+					npend--;
+					continue;
+				}
+				memcpy(&opnd[k], &nv, sizeof(nv));
+				cmp[k] = old[k];
+			}
+			if (!(ops[k] = op_get(s))) {
+				rc = WIN_ERR_NOMEM;
+				break;
+			}
+			res[k] = 0;
+			if (round == 0)
+				rc = OFI_POST(ow, rank, "atomic",
+					      fi_fetch_atomic(p->ep, &opnd[k], 1,
+						      d, &res[k], d, p->addr,
+						      raddr, p->data_key,
+						      fi_types[ct],
+						      FI_ATOMIC_READ, ops[k]));
+			else
+				rc = OFI_POST(ow, rank, "atomic",
+					      fi_compare_atomic(p->ep, &opnd[k],
+						      1, d, &cmp[k], d, &res[k],
+						      d, p->addr, raddr,
+						      p->data_key, fi_types[ct],
+						      FI_CSWAP, ops[k]));
+			if (rc) {
+				op_put(s, ops[k]);
+				ops[k] = NULL;
+				break;
+			}
+			s->issued++;
+			posted++;
+		}
+		/* Collect every posted operation, even after a failure. */
+		for (size_t k = 0; k < n; k++) {
+			int r2;
+
+			if (!ops[k])
+				continue;
+			r2 = op_wait(ow, ops[k], rank, "atomic");
+			if (rc == WIN_OK)
+				rc = r2;
+			if (r2)
+				continue;
+			if (round == 0) {
+				old[k] = res[k];
+			} else if (memcmp(&res[k], &cmp[k], tsize) == 0) {
+				res[k] = cmp[k]; /* swapped: old value */
+				pend[k] = 0;
+				npend--;
+			} else {
+				old[k] = res[k]; /* lost a race: again */
+			}
+		}
+		(void)posted;
+	}
+	if (rc == WIN_OK && a->result)
+		for (size_t k = 0; k < n; k++)
+			memcpy((char *)a->result + (first + k) * tsize, &res[k],
+			       tsize);
+	return rc;
 }
 
 /* Element `i` of `a` by a compare-and-swap loop on its bits. */
@@ -1445,8 +1905,19 @@ static int ofi_amo(void *tw, int rank, const struct win_amo *a)
 		return WIN_OK;
 	}
 	if (!amo_native(s, a->type, o, kind)) {
-		for (size_t i = 0; i < a->count && rc == WIN_OK; i++)
-			rc = emulated_elem(ow, rank, a, i);
+		int ct = cas_type(a->type);
+
+		if (!s->native[ct][0][K_CMP] ||
+		    !s->native[ct][WIN_OP_NO_OP][K_FETCH] || !s->emu) {
+			for (size_t i = 0; i < a->count && rc == WIN_OK; i++)
+				rc = emulated_elem(ow, rank, a, i);
+			return rc;
+		}
+		for (size_t i = 0; i < a->count && rc == WIN_OK;
+		     i += OFI_EMU_BATCH)
+			rc = emulated_batch(ow, rank, a, i,
+					    a->count - i < OFI_EMU_BATCH ?
+					    a->count - i : OFI_EMU_BATCH);
 		return rc;
 	}
 	if (s->native_count[a->type][o][kind] < max)
@@ -1509,7 +1980,7 @@ static int flush_one(struct ofi_win *ow, int rank, struct ofi_op **opp)
 	if (!(op = op_get(s)))
 		return WIN_ERR_NOMEM;
 	rc = OFI_POST(ow, rank, "flush",
-		      fi_read(s->ep, (char *)s->scratch + s->scratch_len - 8,
+		      fi_read(p->ep, (char *)s->scratch + s->scratch_len - 8,
 			      8, s->scratch_desc, p->addr, p->ctrl_base,
 			      p->ctrl_key, op));
 	if (rc) {
