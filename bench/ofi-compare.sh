@@ -9,7 +9,10 @@
 # taken against ofibench -b blocking, where every write and read waits for
 # its own completion too; the last column is ofibench -b pipelined (all W
 # of a batch in flight), the provider's ceiling, for information. Both
-# targets drive progress the same way (blocking in fi_cq_sread); the
+# targets drive progress the same way (libwin's progress thread and
+# ofibench's target: fi_cq_sread on an fd wait object, else the same
+# polling backoff), both origins wait for completions the same way (poll,
+# pause, yield, then 20 us sleeps), and both use the same rxm sizes; the
 # figures are medians over -r alternated runs, and the load average is
 # printed before and after.
 #

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -97,15 +98,33 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/*
+ * Wait for completions as libwin's ofi transport waits: poll, with a pause
+ * for the first 200 empty polls, a sched_yield up to 2000, then 20 us
+ * sleeps. (Spinning without pause starves the target's progress when
+ * both processes share few, busy cores.)
+ */
 static void reap(long until)
 {
 	struct fi_cq_entry e[16];
+	unsigned spins = 0;
 
 	while (outstanding > until) {
 		ssize_t n = fi_cq_read(cq, e, 16);
 
 		if (n > 0) {
 			outstanding -= n;
+			spins = 0;
+		} else if (n == -FI_EAGAIN) {
+			if (++spins < 200) {
+				__builtin_ia32_pause();
+			} else if (spins < 2000) {
+				sched_yield();
+			} else {
+				struct timespec ts = { 0, 20000 };
+
+				nanosleep(&ts, NULL);
+			}
 		} else if (n == -FI_EAVAIL) {
 			struct fi_cq_err_entry err = { 0 };
 
