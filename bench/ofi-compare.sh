@@ -130,5 +130,15 @@ END {
 			pipe = sprintf("%.2f %s", median(c, np[k]), unit)
 		}
 		printf "%-4s %-4s %9s %11.2f %-4s %9.2f %-4s %8.3f %-16s %s\n", p[1], p[2], p[3], l, unit, r, unit, ratio, ok, pipe
+		if (ratio > 0) {
+			g = p[1] " " p[2]
+			if (!(g in gn)) gorder[++ng] = g
+			gs[g] += log(ratio); gn[g]++
+		}
 	}
+	# One figure per kind and op, less at the mercy of one noisy size.
+	print "# geometric mean of the ratios over the sizes:"
+	for (i = 1; i <= ng; i++)
+		printf "#   %-8s %6.3f over %d sizes\n", gorder[i],
+		       exp(gs[gorder[i]] / gn[gorder[i]]), gn[gorder[i]]
 }' "$tmp/lw.all" "$tmp/raw.all" "$tmp/pipe.all"
