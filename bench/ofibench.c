@@ -273,8 +273,9 @@ static void exchange(int sock)
  * The target: drive progress until the origin says it is done. By default
  * as libwin's progress thread does it: blocking in fi_cq_sread (woken when
  * the provider has work) when the completion queue has an fd wait object,
- * else polling fi_cq_read with the same backoff (5 us doubling to 2 ms
- * while idle); -t busy spins in fi_cq_read instead.
+ * else polling fi_cq_read with the same backoff (yield for 64 empty polls
+ * after activity, then sleeps from 20 us doubling to 1 ms); -t busy spins
+ * in fi_cq_read instead.
  */
 static void target(int sock)
 {
@@ -291,12 +292,18 @@ static void target(int sock)
 			continue;
 		}
 		if (fi_cq_read(cq, NULL, 0) == -FI_EAGAIN && !target_busy) {
-			struct timespec ts = { 0, 5000L << idle };
+			if (idle < 64) {
+				idle++;
+				sched_yield();
+			} else {
+				struct timespec ts = { 0, 20000L << (idle - 64) };
 
-			idle = idle < 10 ? idle + 1 : 10;
-			if (ts.tv_nsec > 2000000L)
-				ts.tv_nsec = 2000000L;
-			nanosleep(&ts, NULL);
+				if (idle < 70)
+					idle++;
+				if (ts.tv_nsec > 1000000L)
+					ts.tv_nsec = 1000000L;
+				nanosleep(&ts, NULL);
+			}
 		} else {
 			idle = 0;
 		}
