@@ -1100,13 +1100,18 @@ static int ks_put_signal(void *tw, int rank, const void *src, size_t len,
 static int ks_flush(void *tw, int rank)
 {
 	struct ks_win *kw = tw;
+	struct ks_port *pt = kw->pt;
 	int rc;
 
 	(void)rank;
+	/* Puts and atomics through a mapping or SUBMIT are complete when
+	 * they return: a fence, as on shm, unless queued ops are pending. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (kw->pt->inflight && (rc = port_wait(kw->pt, NULL, kw->w->group)))
+	if (likely(!pt->inflight && !pt->async_err))
+		return WIN_OK;
+	if (pt->inflight && (rc = port_wait(pt, NULL, kw->w->group)))
 		return rc;
-	return async_error(kw->pt);
+	return async_error(pt);
 }
 
 /* ---- staging ---- */
