@@ -111,6 +111,31 @@ static int signal_check(struct win *w, int rank, size_t sig_disp,
 	return rc;
 }
 
+/*
+ * The data, then the signal word. A transport may do both in one go
+ * (ordered on its wire); otherwise the data is made remotely complete
+ * before the signal's atomic update, so a reader that sees the signal
+ * sees the data.
+ */
+static int put_then_signal(const struct win_transport *tp, void *tw,
+			   int rank, const void *src, size_t len, size_t off,
+			   size_t sig_off, uint64_t value, int sig_op)
+{
+	struct win_amo sig = { .type = WIN_UINT64, .count = 1, .off = sig_off,
+			       .operand = &value,
+			       .op = sig_op == WIN_SIGNAL_ADD ? WIN_OP_SUM :
+								WIN_OP_REPLACE };
+	int rc;
+
+	if (tp->put_signal)
+		return tp->put_signal(tw, rank, src, len, off, sig_off, value,
+				      sig_op);
+	if ((rc = tp->put(tw, rank, src, len, off, NULL)) ||
+	    (rc = tp->flush(tw, rank)))
+		return rc;
+	return tp->amo(tw, rank, &sig);
+}
+
 int win_put_signal(win_t *w, const void *src, size_t len, int rank,
 		   size_t disp, size_t sig_disp, uint64_t value, int sig_op)
 {
@@ -127,8 +152,8 @@ int win_put_signal(win_t *w, const void *src, size_t len, int rank,
 		return rc;
 	if (!src && len)
 		return win_seterr(WIN_ERR_ARG, "NULL origin buffer");
-	rc = w->peers[rank].tp->put_signal(w->peers[rank].tw, rank, src, len,
-					   off, sig_off, value, sig_op);
+	rc = put_then_signal(w->peers[rank].tp, w->peers[rank].tw, rank, src,
+			     len, off, sig_off, value, sig_op);
 	if (rc)
 		return rc;
 	/* Wake the target if it sleeps in win_signal_wait_until(). */

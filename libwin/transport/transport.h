@@ -92,7 +92,8 @@ struct win_transport {
 	int (*getv)(void *tw, int rank, const struct iovec *iov, int iovcnt,
 		    const struct win_span *spans, int nspans);
 	int (*amo)(void *tw, int rank, const struct win_amo *amo);
-	/* Data, then the 64-bit signal word at sig_off (set or add). */
+	/* Optional: data, then the 64-bit signal word at sig_off (set or
+	 * add), ordered. Without it the core does put, flush, then amo. */
 	int (*put_signal)(void *tw, int rank, const void *src, size_t len,
 			  size_t off, size_t sig_off, uint64_t value,
 			  int sig_op);

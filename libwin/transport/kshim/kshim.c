@@ -1081,22 +1081,6 @@ static int ks_amo(void *tw, int rank, const struct win_amo *a)
 	return WIN_OK;
 }
 
-static int ks_put_signal(void *tw, int rank, const void *src, size_t len,
-			 size_t off, size_t sig_off, uint64_t value,
-			 int sig_op)
-{
-	struct win_amo sig = { .type = WIN_UINT64, .count = 1, .off = sig_off,
-			       .operand = &value,
-			       .op = sig_op == WIN_SIGNAL_ADD ? WIN_OP_SUM :
-								WIN_OP_REPLACE };
-	/* The put has completed at the target when it returns (a queued
-	 * op is waited for), and the signal is a sequentially consistent
-	 * atomic after it. */
-	int rc = ks_put(tw, rank, src, len, off, NULL);
-
-	return rc ? rc : ks_amo(tw, rank, &sig);
-}
-
 static int ks_flush(void *tw, int rank)
 {
 	struct ks_win *kw = tw;
@@ -1219,7 +1203,6 @@ const struct win_transport win_kshim_transport = {
 	.putv = ks_putv,
 	.getv = ks_getv,
 	.amo = ks_amo,
-	.put_signal = ks_put_signal,
 	.flush = ks_flush,
 	.req_progress = ks_req_progress,
 	.ctrl_fadd = win_ctrlset_fadd,

@@ -519,22 +519,6 @@ static int shm_amo(void *tw, int rank, const struct win_amo *a)
 	return amo_emulated(sw, rank, a);
 }
 
-static int shm_put_signal(void *tw, int rank, const void *src, size_t len,
-			  size_t off, size_t sig_off, uint64_t value,
-			  int sig_op)
-{
-	struct win_amo sig = { .type = WIN_UINT64, .count = 1, .off = sig_off,
-			       .operand = &value,
-			       .op = sig_op == WIN_SIGNAL_ADD ? WIN_OP_SUM :
-								WIN_OP_REPLACE };
-	int rc = shm_put(tw, rank, src, len, off, NULL);
-
-	/* The signal's update is a sequentially consistent atomic (or a
-	 * locked write after the data's system call), so the data is
-	 * visible before it. */
-	return rc ? rc : shm_amo(tw, rank, &sig);
-}
-
 static int shm_flush(void *tw, int rank)
 {
 	/* Every transfer is complete when its call returns. */
@@ -561,7 +545,6 @@ const struct win_transport win_shm_transport = {
 	.putv = shm_putv,
 	.getv = shm_getv,
 	.amo = shm_amo,
-	.put_signal = shm_put_signal,
 	.flush = shm_flush,
 	.req_progress = shm_req_progress,
 	.ctrl_fadd = win_ctrlset_fadd,
