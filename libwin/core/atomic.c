@@ -45,11 +45,11 @@ static int amo_issue(struct win *w, int rank, size_t disp,
 				  tsize);
 	if (a->count == 0)
 		return WIN_OK;
-	if (likely(w->peers[rank].map != NULL)) {
+	if (likely(w->peers[rank].cpu_amo && w->peers[rank].map)) {
 		win_amo_cpu(w->peers[rank].map + a->off, a);
 		return WIN_OK;
 	}
-	return w->peers[rank].tp->amo(w->peers[rank].tw, rank, a);
+	return w->peers[rank].atp->amo(w->peers[rank].atw, rank, a);
 }
 
 int win_fetch_op(win_t *w, const void *operand, void *result,
@@ -117,23 +117,26 @@ static int signal_check(struct win *w, int rank, size_t sig_disp,
  * before the signal's atomic update, so a reader that sees the signal
  * sees the data.
  */
-static int put_then_signal(const struct win_transport *tp, void *tw,
-			   int rank, const void *src, size_t len, size_t off,
-			   size_t sig_off, uint64_t value, int sig_op)
+static int put_then_signal(struct win *w, int rank, const void *src,
+			   size_t len, size_t off, size_t sig_off,
+			   uint64_t value, int sig_op)
 {
+	const struct win_peer *p = &w->peers[rank];
+	const struct win_transport *tp = p->tp;
+	void *tw = p->tw;
 	struct win_amo sig = { .type = WIN_UINT64, .count = 1, .off = sig_off,
 			       .operand = &value,
 			       .op = sig_op == WIN_SIGNAL_ADD ? WIN_OP_SUM :
 								WIN_OP_REPLACE };
 	int rc;
 
-	if (tp->put_signal)
+	if (tp->put_signal && p->atp == tp)
 		return tp->put_signal(tw, rank, src, len, off, sig_off, value,
 				      sig_op);
 	if ((rc = tp->put(tw, rank, src, len, off, NULL)) ||
 	    (rc = tp->flush(tw, rank)))
 		return rc;
-	return tp->amo(tw, rank, &sig);
+	return p->atp->amo(p->atw, rank, &sig);
 }
 
 int win_put_signal(win_t *w, const void *src, size_t len, int rank,
@@ -152,15 +155,14 @@ int win_put_signal(win_t *w, const void *src, size_t len, int rank,
 		return rc;
 	if (!src && len)
 		return win_seterr(WIN_ERR_ARG, "NULL origin buffer");
-	rc = put_then_signal(w->peers[rank].tp, w->peers[rank].tw, rank, src,
-			     len, off, sig_off, value, sig_op);
+	rc = put_then_signal(w, rank, src, len, off, sig_off, value, sig_op);
 	if (rc)
 		return rc;
 	/* Wake the target if it sleeps in win_signal_wait_until(). */
-	rc = w->peers[rank].tp->ctrl_fadd(w->peers[rank].tw, rank,
-					  WIN_CTRL_DOORBELL, 1, NULL);
-	return rc ? rc : w->peers[rank].tp->ctrl_wake(w->peers[rank].tw, rank,
-						      WIN_CTRL_DOORBELL);
+	rc = w->peers[rank].atp->ctrl_fadd(w->peers[rank].atw, rank,
+					   WIN_CTRL_DOORBELL, 1, NULL);
+	return rc ? rc : w->peers[rank].atp->ctrl_wake(w->peers[rank].atw,
+						       rank, WIN_CTRL_DOORBELL);
 }
 
 /* Read my own signal word through my own transport, atomically with
@@ -170,7 +172,7 @@ static int signal_load(struct win *w, size_t sig_off, uint64_t *v)
 	struct win_amo a = { .type = WIN_UINT64, .op = WIN_OP_NO_OP,
 			     .count = 1, .off = sig_off, .result = v };
 
-	return w->peers[w->rank].tp->amo(w->peers[w->rank].tw, w->rank, &a);
+	return w->peers[w->rank].atp->amo(w->peers[w->rank].atw, w->rank, &a);
 }
 
 static int own_signal_offset(struct win *w, size_t sig_disp, size_t *off)

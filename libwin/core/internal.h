@@ -115,6 +115,10 @@ struct win_peer {
 	const struct win_transport *tp;
 	void *tw;        /* that transport's window state */
 	char *map;       /* direct load/store view of the part, or NULL */
+	/* Transport for atomics and control words (see core/select.c). */
+	const struct win_transport *atp;
+	void *atw;
+	bool cpu_amo;    /* atomics may use `map` with CPU atomics */
 	size_t size;     /* bytes the peer exposes */
 	int disp_unit;
 };

@@ -14,8 +14,8 @@
 int win_ctrl_wait_until(struct win *w, int rank, unsigned word, int watch,
 			bool (*cond)(struct win *w, void *arg), void *arg)
 {
-	const struct win_transport *tp = w->peers[rank].tp;
-	void *tw = w->peers[rank].tw;
+	const struct win_transport *tp = w->peers[rank].atp;
+	void *tw = w->peers[rank].atw;
 	uint64_t deadline = 0;
 	uint64_t seen;
 	int rc;
@@ -46,11 +46,11 @@ int win_ctrl_wait_until(struct win *w, int rank, unsigned word, int watch,
 /* Bump `rank`'s doorbell and wake it if it sleeps. */
 static int ring(struct win *w, int rank)
 {
-	const struct win_transport *tp = w->peers[rank].tp;
-	int rc = tp->ctrl_fadd(w->peers[rank].tw, rank, WIN_CTRL_DOORBELL, 1,
+	const struct win_transport *tp = w->peers[rank].atp;
+	int rc = tp->ctrl_fadd(w->peers[rank].atw, rank, WIN_CTRL_DOORBELL, 1,
 			       NULL);
 
-	return rc ? rc : tp->ctrl_wake(w->peers[rank].tw, rank,
+	return rc ? rc : tp->ctrl_wake(w->peers[rank].atw, rank,
 				       WIN_CTRL_DOORBELL);
 }
 
@@ -156,7 +156,7 @@ int win_post(win_t *w, const int *ranks, int n, unsigned assert_flags)
 		int o = ranks[i];
 
 		w->posted[o] = 1;
-		rc = w->peers[o].tp->ctrl_fadd(w->peers[o].tw, o,
+		rc = w->peers[o].atp->ctrl_fadd(w->peers[o].atw, o,
 					       win_ctrl_post(w->rank), 1, NULL);
 		if (rc || (rc = ring(w, o)))
 			return rc;
@@ -219,7 +219,7 @@ int win_complete(win_t *w)
 			continue;
 		if ((rc = w->peers[t].tp->flush(w->peers[t].tw, t)))
 			break;
-		rc = w->peers[t].tp->ctrl_fadd(w->peers[t].tw, t,
+		rc = w->peers[t].atp->ctrl_fadd(w->peers[t].atw, t,
 					       win_ctrl_complete(w, w->rank), 1,
 					       NULL);
 		if (rc || (rc = ring(w, t)))
@@ -298,8 +298,8 @@ struct lock_try {
 static bool lock_attempt(struct win *w, void *arg)
 {
 	struct lock_try *lt = arg;
-	const struct win_transport *tp = w->peers[lt->rank].tp;
-	void *tw = w->peers[lt->rank].tw;
+	const struct win_transport *tp = w->peers[lt->rank].atp;
+	void *tw = w->peers[lt->rank].atw;
 	uint64_t old;
 
 	if (lt->type == WIN_LOCK_EXCLUSIVE) {
@@ -330,8 +330,8 @@ static int acquire(struct win *w, int type, int rank)
 
 static int release(struct win *w, int type, int rank)
 {
-	const struct win_transport *tp = w->peers[rank].tp;
-	void *tw = w->peers[rank].tw;
+	const struct win_transport *tp = w->peers[rank].atp;
+	void *tw = w->peers[rank].atw;
 	uint64_t delta = type == WIN_LOCK_EXCLUSIVE ? -WIN_LOCK_EXCL :
 						      (uint64_t)-1;
 	int rc = tp->ctrl_fadd(tw, rank, WIN_CTRL_LOCK, delta, NULL);

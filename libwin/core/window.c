@@ -150,16 +150,26 @@ static int win_open_transports(struct win *w)
 	 * calls inside stay matched across members. */
 	for (int i = 0; i < ctx->ntp && rc == WIN_OK; i++) {
 		for (int r = 0; r < w->size; r++)
-			serves[r] = w->peers[r].tp == ctx->tp[i];
+			serves[r] = w->peers[r].tp == ctx->tp[i] ||
+				    w->peers[r].atp == ctx->tp[i];
 		rc = ctx->tp[i]->win_open(w, ctx->tp_state[i], serves,
 					  &w->tw[i]);
 		for (int r = 0; r < w->size && rc == WIN_OK; r++) {
-			if (!serves[r])
+			struct win_peer *p = &w->peers[r];
+
+			if (p->atp == ctx->tp[i])
+				p->atw = w->tw[i];
+			if (p->tp != ctx->tp[i])
 				continue;
-			w->peers[r].tw = w->tw[i];
+			p->tw = w->tw[i];
 			if (ctx->tp[i]->direct)
-				w->peers[r].map = ctx->tp[i]->direct(w->tw[i], r);
+				p->map = ctx->tp[i]->direct(w->tw[i], r);
 		}
+	}
+	for (int r = 0; r < w->size; r++) {
+		struct win_peer *p = &w->peers[r];
+
+		p->cpu_amo = p->atp == p->tp && p->tp->cpu_atomics;
 	}
 	free(serves);
 	return rc;

@@ -54,6 +54,15 @@ enum win_ctrl_word {
 
 struct win_transport {
 	const char *name;
+	/*
+	 * Its atomics and control-word operations are CPU atomics on memory
+	 * the members map (shm, kshim). Atomics done by a network device or a
+	 * provider are not atomic with those, so when a group spans hosts the
+	 * core sends every atomic and control-word operation of a window
+	 * through one network transport, same-host peers and the own part
+	 * included (core/select.c); data still moves on the fastest path.
+	 */
+	bool cpu_atomics;
 
 	/* Per context. open() returns WIN_ERR_UNSUPPORTED when the transport
 	 * cannot work here (no device, no module); the reason goes to the log. */

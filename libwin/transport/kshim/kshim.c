@@ -1192,6 +1192,7 @@ static void ks_describe(void *state, FILE *out)
 
 const struct win_transport win_kshim_transport = {
 	.name = "kshim",
+	.cpu_atomics = true,
 	.open = ks_open,
 	.close = ks_close,
 	.reaches = ks_reaches,

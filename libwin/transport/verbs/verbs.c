@@ -45,12 +45,10 @@
  * 64-bit atomics without touching their neighbours, so they are read,
  * computed and written back under the target's AMO lock word (itself taken
  * with a device compare-and-swap). Device atomics are not atomic with CPU
- * atomics on the same memory, so the rule for windows whose members mix
- * transports is: when any member of a window reaches any peer through
- * verbs and some member reaches a peer through another transport, verbs
- * takes over every pair of the window (same-host peers included, and each
- * member's own part), so that every atomic and control word of the window
- * is updated by the device only.
+ * atomics on the same memory: in windows that span hosts the core routes
+ * every atomic and control-word operation through the network transport,
+ * same-host peers and the own part included (core/select.c), so `serves`
+ * may name same-host peers whose data goes over shm or kshim.
  *
  * Control words (locks, post/complete, doorbells) are device atomics on the
  * target's control block; nothing needs the target's CPU. ctrl_wait polls
@@ -152,7 +150,6 @@ struct vb_win {
 			     * one process stalled on rxe */
 	uint32_t max_inline;
 	uint32_t depth;
-	bool takeover;      /* verbs serves every pair (mixed window) */
 };
 
 struct vb_xchg {
@@ -978,36 +975,30 @@ static int vb_win_open(struct win *w, void *state, const bool *serves,
 	struct vb_state *vs = state;
 	size_t xlen = sizeof(struct vb_xchg) + sizeof(uint32_t) *
 		      (size_t)w->size;
-	uint8_t use[2] = { 0, 1 }, *uses = NULL;
+	uint8_t use = 0, *uses = NULL;
 	struct vb_xchg *me = NULL, *all = NULL;
 	struct vb_win *vw = NULL;
-	bool any = false, mixed = false, *serve = NULL;
+	bool any = false;
 	int rc;
 
 	*twp = NULL;
-	for (int r = 0; r < w->size; r++) {
-		use[0] |= serves[r];
-		use[1] &= serves[r];
-	}
-	uses = malloc(2 * (size_t)w->size);
+	for (int r = 0; r < w->size; r++)
+		use |= serves[r];
+	uses = malloc((size_t)w->size);
 	if (!uses)
 		return win_seterr(WIN_ERR_NOMEM, "verbs window");
-	rc = win_group_allgather(w->group, use, uses, 2);
-	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
-		any |= uses[2 * r];
-		mixed |= !uses[2 * r + 1];
-	}
+	rc = win_group_allgather(w->group, &use, uses, 1);
+	for (int r = 0; r < w->size && rc == WIN_OK; r++)
+		any |= uses[r];
 	free(uses);
 	if (rc || !any)
 		return rc;
-	mixed = mixed && any;
 
 	vw = calloc(1, sizeof(*vw));
 	me = calloc(1, xlen);
 	all = calloc((size_t)w->size, xlen);
-	serve = calloc((size_t)w->size, sizeof(bool));
 	rc = WIN_OK;
-	if (!vw || !me || !all || !serve ||
+	if (!vw || !me || !all ||
 	    !(vw->p = calloc((size_t)w->size, sizeof(*vw->p))))
 		rc = win_seterr(WIN_ERR_NOMEM, "verbs window");
 	/* A failure here still takes part in the exchange below, so that
@@ -1018,11 +1009,8 @@ static int vb_win_open(struct win *w, void *state, const bool *serves,
 		vw->w = w;
 		vw->vs = vs;
 		vw->n = w->size;
-		vw->takeover = mixed;
 		vw->self_read = (size_t)128 << vs->pattr.active_mtu;
-		for (int r = 0; r < w->size; r++)
-			serve[r] = mixed || serves[r];
-		rc = vb_win_setup(vw, serve);
+		rc = vb_win_setup(vw, serves);
 	}
 	if (rc == WIN_OK) {
 		me->lid = vs->pattr.lid;
@@ -1042,7 +1030,6 @@ static int vb_win_open(struct win *w, void *state, const bool *serves,
 	if (!me) {
 		/* Cannot even take part: the others time out. */
 		free(all);
-		free(serve);
 		vb_win_close(w, vw);
 		return rc;
 	}
@@ -1061,24 +1048,14 @@ static int vb_win_open(struct win *w, void *state, const bool *serves,
 		if (x->status)
 			rc = win_seterr(x->status, "verbs: rank %d could not "
 					"set up the window", r);
-		else if (serve[r])
+		else if (serves[r])
 			rc = vb_connect(vw, r, me, x);
 	}
 	/* Nobody sends before every QP is ready to receive. */
 	rc = win_agree(w->group, rc);
-	if (rc == WIN_OK && mixed) {
-		/* See the top of the file: the device alone updates this
-		 * window's memory atomically. */
-		for (int r = 0; r < w->size; r++) {
-			w->peers[r].tp = &win_verbs_transport;
-			w->peers[r].tw = vw;
-			w->peers[r].map = NULL;
-		}
-	}
 out:
 	free(me);
 	free(all);
-	free(serve);
 	if (rc) {
 		vb_win_close(w, vw);
 		return rc;
