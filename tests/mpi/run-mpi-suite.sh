@@ -63,6 +63,15 @@ if [ ! -f "$pmpi_so" ]; then
 fi
 pmpi_so=$(cd "$(dirname "$pmpi_so")" && pwd)/$(basename "$pmpi_so")
 pmpi_mpich_so=$(cd "$(dirname "$pmpi_mpich_so")" && pwd)/$(basename "$pmpi_mpich_so")
+# In a sanitizer build: the MPI libraries unload plugins whose allocations
+# outlive them, and LeakSanitizer cannot name those frames.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+# A sanitizer build of the interposer goes into programs that are not
+# sanitized: its runtime has to be loaded first.
+preload() {
+	asan=$(ldd "$1" 2>/dev/null | awk '/libasan/ { print $3 }')
+	echo "${asan:+$asan:}$1"
+}
 
 if [ "$(id -u)" = 0 ]; then
 	OMPI_ALLOW_RUN_AS_ROOT=1
@@ -113,13 +122,13 @@ run_config() { # name dir launcher...
 ompi_run="$mpirun --oversubscribe -np $np --bind-to none --mca btl self,vader"
 build "$mpicc" ompi || exit 1
 run_config ompi-plain ompi $ompi_run --mca osc sm,pt2pt
-run_config ompi-pmpi ompi $ompi_run -x LD_PRELOAD="$pmpi_so"
+run_config ompi-pmpi ompi $ompi_run -x LD_PRELOAD="$(preload "$pmpi_so")"
 
 if [ -n "$mpich_cc" ] && [ -n "$mpich_run" ] && [ -f "$pmpi_mpich_so" ]; then
 	build "$mpich_cc" mpich || exit 1
 	run_config mpich-plain mpich "$mpich_run" -np "$np"
 	run_config mpich-pmpi mpich "$mpich_run" -np "$np" \
-		-env LD_PRELOAD "$pmpi_mpich_so"
+		-env LD_PRELOAD "$(preload "$pmpi_mpich_so")"
 else
 	say "run-mpi-suite: mpich-pmpi: SKIP (mpicc.mpich, mpirun.mpich or" \
 	    "libwin_pmpi_mpich.so missing)"
