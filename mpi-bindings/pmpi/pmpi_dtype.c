@@ -266,6 +266,12 @@ static struct pw_dtype *flatten(MPI_Datatype t)
 	}
 	if (f.mixed || f.first)
 		d->wtype = 0;
+	for (int i = 0; i < d->nseg; i++) {
+		if (i == 0 || d->seg[i].off < d->lo)
+			d->lo = d->seg[i].off;
+		if (i == 0 || d->seg[i].off + d->seg[i].len > d->hi)
+			d->hi = d->seg[i].off + d->seg[i].len;
+	}
 	d->contig = (d->nseg == 1 && d->seg[0].off == 0 &&
 		     d->seg[0].len == d->extent) || (d->nseg == 0 && ext == 0);
 	return d;

@@ -22,6 +22,7 @@ struct pw_dtype {
 	int nseg;
 	MPI_Aint size;		/* data bytes in one instance */
 	MPI_Aint extent;	/* distance between consecutive instances */
+	MPI_Aint lo, hi;	/* data bytes of one instance lie in [lo, hi) */
 	int wtype;		/* libwin element type of every element, or 0 */
 	size_t esize;		/* element size when wtype != 0 */
 	int contig;		/* one run at 0 whose length is the extent */

@@ -27,10 +27,26 @@
  * rank's MPI displacement unit is gathered at creation and displacements
  * are scaled here, so byte offsets inside derived target types need not be
  * multiples of the unit. Dynamic windows are a libwin created window over
- * this process's whole user address range (from its lowest mapping up);
- * MPI_Win_attach/detach record the regions, and a target displacement (an
- * address at the target) becomes an offset from the target's base, which
- * is gathered at creation.
+ * this process's whole user address range (from its lowest mapping up); a
+ * target displacement (an address at the target) becomes an offset from
+ * the target's base, which is gathered at creation.
+ *
+ * Dynamic windows: attached regions. Only memory the target has attached
+ * may be reached. Each dynamic window comes with a small libwin allocated
+ * window holding every rank's region table (PW_REGIONS regions of {base,
+ * len} and a generation count, odd while its owner rewrites it);
+ * MPI_Win_attach and MPI_Win_detach edit the caller's own table, and
+ * attaching beyond PW_REGIONS fails with MPI_ERR_RMA_ATTACH. An origin
+ * reads a target's table with win_get into a per-target cache, first in
+ * each epoch (lock, lock_all, fence, start) and once more when an access
+ * falls outside every cached region; an access [disp + lb, disp + ub) of
+ * the target datatype that lies inside no single attached region is
+ * refused with MPI_ERR_RMA_RANGE and touches no memory. So the cache holds
+ * within an epoch: as MPI requires, a region must be attached before an
+ * origin's access is synchronised with the attach (a later epoch, or any
+ * synchronisation after which the access misses the cache), and an origin
+ * must not reach a region after the target may have detached it within
+ * the same epoch.
  *
  * Datatypes (pmpi_dtype.c). Both origin and target types are flattened into
  * byte runs and served by win_put/win_get when both are contiguous, else by
@@ -67,6 +83,7 @@
 #include "pmpi_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,10 +104,24 @@ static const char *const info_defaults[PW_INFO_KEYS] = {
 	"false", "rar,raw,war,waw", "same_op_no_op", "false", "false",
 };
 
-struct pw_region {
-	uintptr_t base;
-	size_t len;
-	struct pw_region *next;
+#define PW_REGIONS 64
+
+struct pw_rent {
+	uint64_t base, len;
+};
+
+/* A rank's attached regions, in its part of the table window. */
+struct pw_rtab {
+	uint64_t gen;		/* odd while the owner edits the table */
+	uint64_t n;
+	struct pw_rent r[PW_REGIONS];
+};
+
+/* An origin's copy of one target's table. */
+struct pw_rcache {
+	unsigned long epoch;	/* pw_win.epoch when read (0: never) */
+	int n;
+	struct pw_rent r[PW_REGIONS];
 };
 
 struct pw_win {
@@ -106,7 +137,10 @@ struct pw_win {
 	int du_attr;
 	int *du;		/* every rank's displacement unit */
 	uintptr_t *dbase;	/* dynamic: every rank's libwin base */
-	struct pw_region *regions;
+	win_t *tw;		/* dynamic: the region tables' window */
+	struct pw_rtab *rtab;	/* dynamic: this rank's table */
+	struct pw_rcache *rc;	/* dynamic: cached tables, per target */
+	unsigned long epoch;	/* access epochs begun (dynamic windows) */
 	char info[PW_INFO_KEYS][64];
 	struct pw_win *next;
 };
@@ -246,17 +280,48 @@ static uintptr_t lowest_mapping(void)
 
 static void free_pw(struct pw_win *pw)
 {
-	struct pw_region *r;
-
-	while ((r = pw->regions)) {
-		pw->regions = r->next;
-		free(r);
-	}
 	if (pw->grp != MPI_GROUP_NULL)
 		PMPI_Group_free(&pw->grp);
 	free(pw->du);
 	free(pw->dbase);
+	free(pw->rc);
 	free(pw);
+}
+
+/*
+ * Dynamic windows: the table window, allocated over the same group and
+ * kept in a lock_all epoch that takes no locks, so origins read tables at
+ * any time.
+ */
+static int open_tables(struct pw_win *pw)
+{
+	void *b = NULL;
+	int st;
+
+	st = win_allocate(pw->g, sizeof(struct pw_rtab), 1, NULL, &b, &pw->tw);
+	if (st != WIN_OK)
+		return st;
+	pw->rtab = b;
+	memset(pw->rtab, 0, sizeof(*pw->rtab));
+	st = win_lock_all(pw->tw, WIN_MODE_NOCHECK);
+	if (st != WIN_OK) {
+		win_free(pw->tw);
+		pw->tw = NULL;
+	}
+	return st;
+}
+
+static int close_tables(struct pw_win *pw)
+{
+	int st;
+
+	if (!pw->tw)
+		return WIN_OK;
+	st = win_unlock_all(pw->tw);
+	if (st == WIN_OK)
+		st = win_free(pw->tw);
+	pw->tw = NULL;
+	return st;
 }
 
 /* Collective window set-up for every flavour. */
@@ -295,12 +360,16 @@ static int setup(const char *call, int flavor, void *base, MPI_Aint size,
 	if (!strcmp(pw->info[0], "true"))
 		opts.flags |= WIN_OPT_NO_LOCKS;
 	pw->du = calloc((size_t)pw->size, sizeof(int));
-	if (flavor == MPI_WIN_FLAVOR_DYNAMIC)
+	if (flavor == MPI_WIN_FLAVOR_DYNAMIC) {
 		pw->dbase = calloc((size_t)pw->size, sizeof(uintptr_t));
+		pw->rc = calloc((size_t)pw->size, sizeof(*pw->rc));
+		pw->epoch = 1;
+	}
 
 	/* Agree before the libwin collectives, so nobody waits on a rank
 	 * that gave up. */
-	if (!pw->du || (flavor == MPI_WIN_FLAVOR_DYNAMIC && !pw->dbase))
+	if (!pw->du || (flavor == MPI_WIN_FLAVOR_DYNAMIC &&
+			(!pw->dbase || !pw->rc)))
 		st = WIN_ERR_NOMEM;
 	if (st == WIN_OK)
 		st = ensure_ctx();
@@ -321,6 +390,10 @@ static int setup(const char *call, int flavor, void *base, MPI_Aint size,
 			b = (void *)lo;
 			st = win_create(pw->g, b, USER_TOP - lo, 1, &opts,
 					&pw->w);
+			if (st == WIN_OK && (st = open_tables(pw)) != WIN_OK) {
+				win_free(pw->w);
+				pw->w = NULL;
+			}
 			break;
 		}
 		default:
@@ -396,10 +469,28 @@ int MPI_Win_create_dynamic(MPI_Info info, MPI_Comm comm, MPI_Win *win)
 		     1, info, comm, NULL, win);
 }
 
+/* The owner edits its table between two generation steps (seqlock). */
+static void rtab_edit(struct pw_rtab *t, int add, uint64_t base,
+		      uint64_t len, uint64_t i)
+{
+	uint64_t g = t->gen;
+
+	__atomic_store_n(&t->gen, g + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (add) {
+		t->r[t->n].base = base;
+		t->r[t->n].len = len;
+		t->n++;
+	} else {
+		t->r[i] = t->r[t->n - 1];
+		t->n--;
+	}
+	__atomic_store_n(&t->gen, g + 2, __ATOMIC_RELEASE);
+}
+
 int MPI_Win_attach(MPI_Win win, void *base, MPI_Aint size)
 {
 	struct pw_win *pw = find(win);
-	struct pw_region *r;
 
 	if (!pw)
 		return PMPI_Win_attach(win, base, size);
@@ -414,30 +505,27 @@ int MPI_Win_attach(MPI_Win win, void *base, MPI_Aint size)
 		return fail(pw, MPI_ERR_RMA_ATTACH, "MPI_Win_attach",
 			    "region %p outside the reachable address range",
 			    base);
-	r = malloc(sizeof(*r));
-	if (!r)
-		return fail(pw, MPI_ERR_NO_MEM, "MPI_Win_attach", "no memory");
-	r->base = (uintptr_t)base;
-	r->len = (size_t)size;
-	r->next = pw->regions;
-	pw->regions = r;
+	if (pw->rtab->n >= PW_REGIONS)
+		return fail(pw, MPI_ERR_RMA_ATTACH, "MPI_Win_attach",
+			    "%d regions are attached already, the most "
+			    "libwin_pmpi keeps per window", PW_REGIONS);
+	rtab_edit(pw->rtab, 1, (uintptr_t)base, (uint64_t)size, 0);
 	return MPI_SUCCESS;
 }
 
 int MPI_Win_detach(MPI_Win win, const void *base)
 {
 	struct pw_win *pw = find(win);
-	struct pw_region **pp, *r;
+	uint64_t i;
 
 	if (!pw)
 		return PMPI_Win_detach(win, base);
 	if (pw->flavor != MPI_WIN_FLAVOR_DYNAMIC)
 		return fail(pw, MPI_ERR_RMA_FLAVOR, "MPI_Win_detach",
 			    "the window is not dynamic");
-	for (pp = &pw->regions; (r = *pp); pp = &r->next) {
-		if (r->base == (uintptr_t)base) {
-			*pp = r->next;
-			free(r);
+	for (i = 0; i < pw->rtab->n; i++) {
+		if (pw->rtab->r[i].base == (uintptr_t)base) {
+			rtab_edit(pw->rtab, 0, 0, 0, i);
 			return MPI_SUCCESS;
 		}
 	}
@@ -448,13 +536,17 @@ int MPI_Win_detach(MPI_Win win, const void *base)
 int MPI_Win_free(MPI_Win *win)
 {
 	struct pw_win *pw, **pp;
-	int st;
+	int st, rc;
 
 	if (!win || !(pw = find(*win)))
 		return PMPI_Win_free(win);
 	st = win_free(pw->w);
 	if (st != WIN_OK)
 		return werr(pw, st, "MPI_Win_free");
+	/* The window is gone: finish, reporting a failure to free the
+	 * tables on the way. */
+	st = close_tables(pw);
+	rc = st == WIN_OK ? MPI_SUCCESS : werr(pw, st, "MPI_Win_free");
 	win_group_leave(pw->g);
 	for (pp = &wins; *pp; pp = &(*pp)->next)
 		if (*pp == pw) {
@@ -466,7 +558,7 @@ int MPI_Win_free(MPI_Win *win)
 	PMPI_Win_free(&pw->h);
 	*win = MPI_WIN_NULL;
 	free_pw(pw);
-	return MPI_SUCCESS;
+	return rc;
 }
 
 int MPI_Finalize(void)
@@ -607,6 +699,7 @@ int MPI_Win_fence(int a, MPI_Win win)
 	if (!pw)
 		return PMPI_Win_fence(a, win);
 	WCALL(pw, "MPI_Win_fence", win_fence(pw->w, asserts(a)));
+	pw->epoch++;
 	return MPI_SUCCESS;
 }
 
@@ -659,6 +752,7 @@ static int pscw(int post, MPI_Group g, int a, MPI_Win win)
 	free(r);
 	if (st != WIN_OK)
 		return werr(pw, st, call);
+	pw->epoch++;
 	return MPI_SUCCESS;
 }
 
@@ -719,6 +813,7 @@ int MPI_Win_lock(int type, int rank, int a, MPI_Win win)
 	if (rank == MPI_PROC_NULL)
 		return MPI_SUCCESS;
 	WCALL(pw, "MPI_Win_lock", win_lock(pw->w, t, rank, asserts(a)));
+	pw->epoch++;
 	return MPI_SUCCESS;
 }
 
@@ -729,6 +824,7 @@ int MPI_Win_lock_all(int a, MPI_Win win)
 	if (!pw)
 		return PMPI_Win_lock_all(a, win);
 	WCALL(pw, "MPI_Win_lock_all", win_lock_all(pw->w, asserts(a)));
+	pw->epoch++;
 	return MPI_SUCCESS;
 }
 
@@ -750,18 +846,115 @@ RANK_SYNC(MPI_Win_flush_local, PMPI_Win_flush_local, win_flush_local)
 
 /* ---- one-sided operations ---- */
 
-/* Target displacement to a byte offset in the libwin window. */
+/* Dynamic windows: does [a, a + len) lie inside one cached region? */
+static int covered(const struct pw_rcache *c, uint64_t a, uint64_t len)
+{
+	for (int i = 0; i < c->n; i++)
+		if (a >= c->r[i].base && a - c->r[i].base <= c->r[i].len &&
+		    len <= c->r[i].len - (a - c->r[i].base))
+			return 1;
+	return 0;
+}
+
+/* Read `rank`'s region table into the cache: header, regions, then the
+ * generation again, until one reading saw no edit. */
+static int fetch_table(struct pw_win *pw, const char *call, int rank)
+{
+	struct pw_rcache *c = &pw->rc[rank];
+	struct { uint64_t gen, n; } h;
+	uint64_t again;
+	int st, tries;
+
+	c->epoch = 0;
+	c->n = 0;
+	for (tries = 0; tries < 1000; tries++) {
+		st = win_get(pw->tw, &h, sizeof(h), rank, 0);
+		if (st == WIN_OK && !(h.gen & 1) && h.n <= PW_REGIONS) {
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			st = win_get(pw->tw, c->r, h.n * sizeof(c->r[0]), rank,
+				     offsetof(struct pw_rtab, r));
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (st == WIN_OK)
+				st = win_get(pw->tw, &again, sizeof(again), rank,
+					     0);
+			if (st == WIN_OK && again == h.gen) {
+				c->n = (int)h.n;
+				c->epoch = pw->epoch;
+				return MPI_SUCCESS;
+			}
+		}
+		if (st != WIN_OK)
+			return werr(pw, st, call);
+		sched_yield();
+	}
+	return fail(pw, MPI_ERR_RMA_RANGE, call, "rank %d's table of "
+		    "attached regions kept changing", rank);
+}
+
+/*
+ * Dynamic windows: bytes [a, a + len) at `rank` must lie in one region it
+ * has attached. The cache is read first in each epoch, and again on a miss.
+ */
+static int attached(struct pw_win *pw, const char *call, int rank,
+		    uint64_t a, uint64_t len)
+{
+	struct pw_rcache *c = &pw->rc[rank];
+	int rc, fresh = 0;
+
+	if (c->epoch != pw->epoch) {
+		if ((rc = fetch_table(pw, call, rank)))
+			return rc;
+		fresh = 1;
+	}
+	if (covered(c, a, len))
+		return MPI_SUCCESS;
+	if (!fresh) {
+		if ((rc = fetch_table(pw, call, rank)))
+			return rc;
+		if (covered(c, a, len))
+			return MPI_SUCCESS;
+	}
+	return fail(pw, MPI_ERR_RMA_RANGE, call, "%llu bytes at %#llx are not "
+		    "inside one region rank %d has attached to the dynamic "
+		    "window", (unsigned long long)len, (unsigned long long)a,
+		    rank);
+}
+
+/*
+ * Target displacement to a byte offset in the libwin window; `count`
+ * instances of `d` will be reached there (dynamic windows check them).
+ */
 static inline int tbyte(struct pw_win *pw, const char *call, int rank,
-			MPI_Aint disp, size_t *off)
+			MPI_Aint disp, const struct pw_dtype *d, int count,
+			size_t *off)
 {
 	if (__builtin_expect((unsigned)rank >= (unsigned)pw->size, 0))
 		return fail(pw, MPI_ERR_RANK, call, "target rank %d outside "
 			    "0..%d", rank, pw->size - 1);
-	if (pw->dbase) {
-		if ((uintptr_t)disp < pw->dbase[rank])
-			return fail(pw, MPI_ERR_DISP, call, "address %#lx is "
-				    "not in rank %d's reachable range",
-				    (unsigned long)disp, rank);
+	if (__builtin_expect(pw->dbase != NULL, 0)) {
+		MPI_Aint lo, hi, rep;
+		int rc;
+
+		if (count > 0 && d->hi > d->lo) {
+			/* the bytes reached: [disp + lo, disp + hi) */
+			if (__builtin_mul_overflow(d->extent,
+						   (MPI_Aint)(count - 1), &rep) ||
+			    __builtin_add_overflow(d->lo, rep < 0 ? rep : 0,
+						   &lo) ||
+			    __builtin_add_overflow(d->hi, rep > 0 ? rep : 0,
+						   &hi) ||
+			    __builtin_add_overflow(disp, lo, &lo) ||
+			    __builtin_add_overflow(disp, hi, &hi) || lo < 0)
+				return fail(pw, MPI_ERR_RMA_RANGE, call,
+					    "%d instances of the target "
+					    "datatype at %#lx overflow the "
+					    "address space", count,
+					    (unsigned long)disp);
+			if ((rc = attached(pw, call, rank, (uint64_t)lo,
+					   (uint64_t)(hi - lo))))
+				return rc;
+		}
+		/* (an empty access far outside is refused by libwin) */
 		*off = (uintptr_t)disp - pw->dbase[rank];
 		return MPI_SUCCESS;
 	}
@@ -836,7 +1029,7 @@ static int xfer(int is_put, const char *call, void *oaddr, int ocount,
 	td = ttype == otype ? od : pw_dtype_get(ttype);
 	if ((rc = type_ok(pw, call, od, ocount, "origin")) ||
 	    (rc = type_ok(pw, call, td, tcount, "target")) ||
-	    (rc = tbyte(pw, call, trank, tdisp, &off)))
+	    (rc = tbyte(pw, call, trank, tdisp, td, tcount, &off)))
 		return rc;
 	len = (size_t)od->size * (size_t)ocount;
 	if (__builtin_expect(len != (size_t)td->size * (size_t)tcount, 0))
@@ -942,7 +1135,7 @@ static int acc(const char *call, const void *oaddr, int ocount,
 		return MPI_SUCCESS; /* accumulate with MPI_NO_OP: nothing */
 	td = pw_dtype_get(ttype);
 	if ((rc = type_ok(pw, call, td, tcount, "target")) ||
-	    (rc = tbyte(pw, call, trank, tdisp, &off)))
+	    (rc = tbyte(pw, call, trank, tdisp, td, tcount, &off)))
 		return rc;
 	if (!td->wtype)
 		return fail(pw, MPI_ERR_TYPE, call, "the target datatype is "
@@ -1053,7 +1246,7 @@ int MPI_Get_accumulate(const void *oaddr, int ocount, MPI_Datatype otype,
 
 /* One element: the type must be predefined and libwin's. */
 static inline int elem_type(struct pw_win *pw, const char *call,
-			    MPI_Datatype t, int *wt)
+			    MPI_Datatype t, const struct pw_dtype **dp)
 {
 	const struct pw_dtype *d = pw_dtype_get(t);
 
@@ -1061,7 +1254,7 @@ static inline int elem_type(struct pw_win *pw, const char *call,
 		return fail(pw, MPI_ERR_TYPE, call, "datatype is not one "
 			    "element of int32/64, uint32/64, float or double"
 			    "%s%s", d->err ? ": " : "", d->err ? d->why : "");
-	*wt = d->wtype;
+	*dp = d;
 	return MPI_SUCCESS;
 }
 
@@ -1069,16 +1262,17 @@ int MPI_Fetch_and_op(const void *oaddr, void *raddr, MPI_Datatype type,
 		     int trank, MPI_Aint tdisp, MPI_Op op, MPI_Win win)
 {
 	struct pw_win *pw = find(win);
+	const struct pw_dtype *d = NULL;
 	size_t off = 0;
-	int rc, wt = 0, wop;
+	int rc, wop;
 
 	if (__builtin_expect(!pw, 0))
 		return PMPI_Fetch_and_op(oaddr, raddr, type, trank, tdisp, op,
 					 win);
 	if (trank == MPI_PROC_NULL)
 		return MPI_SUCCESS;
-	if ((rc = elem_type(pw, "MPI_Fetch_and_op", type, &wt)) ||
-	    (rc = tbyte(pw, "MPI_Fetch_and_op", trank, tdisp, &off)))
+	if ((rc = elem_type(pw, "MPI_Fetch_and_op", type, &d)) ||
+	    (rc = tbyte(pw, "MPI_Fetch_and_op", trank, tdisp, d, 1, &off)))
 		return rc;
 	wop = pw_op_of(op);
 	if (!wop)
@@ -1087,7 +1281,7 @@ int MPI_Fetch_and_op(const void *oaddr, void *raddr, MPI_Datatype type,
 	if (!oaddr)
 		oaddr = raddr; /* MPI_NO_OP may pass no operand */
 	WCALL(pw, "MPI_Fetch_and_op",
-	      win_fetch_op(pw->w, oaddr, raddr, (win_datatype_t)wt,
+	      win_fetch_op(pw->w, oaddr, raddr, (win_datatype_t)d->wtype,
 			   (win_op_t)wop, trank, off));
 	return MPI_SUCCESS;
 }
@@ -1097,19 +1291,21 @@ int MPI_Compare_and_swap(const void *oaddr, const void *caddr, void *raddr,
 			 MPI_Win win)
 {
 	struct pw_win *pw = find(win);
+	const struct pw_dtype *d = NULL;
 	size_t off = 0;
-	int rc, wt = 0;
+	int rc;
 
 	if (__builtin_expect(!pw, 0))
 		return PMPI_Compare_and_swap(oaddr, caddr, raddr, type, trank,
 					     tdisp, win);
 	if (trank == MPI_PROC_NULL)
 		return MPI_SUCCESS;
-	if ((rc = elem_type(pw, "MPI_Compare_and_swap", type, &wt)) ||
-	    (rc = tbyte(pw, "MPI_Compare_and_swap", trank, tdisp, &off)))
+	if ((rc = elem_type(pw, "MPI_Compare_and_swap", type, &d)) ||
+	    (rc = tbyte(pw, "MPI_Compare_and_swap", trank, tdisp, d, 1, &off)))
 		return rc;
 	WCALL(pw, "MPI_Compare_and_swap",
-	      win_compare_swap(pw->w, caddr, oaddr, raddr, (win_datatype_t)wt,
+	      win_compare_swap(pw->w, caddr, oaddr, raddr,
+			       (win_datatype_t)d->wtype,
 			       trank, off));
 	return MPI_SUCCESS;
 }

@@ -2,7 +2,8 @@
  * Error paths with MPI_ERRORS_RETURN and a user error handler. Checks that
  * every MPI library must pass run everywhere; the error classes that only
  * libwin_pmpi promises (range, epoch, op and type errors) are checked when
- * it is loaded, and reported as not checked otherwise.
+ * it is loaded, and reported as not checked otherwise. Dynamic windows:
+ * only attached memory is reachable.
  */
 #include "test-rma-common.h"
 
@@ -20,6 +21,146 @@ static void expect(int rc, int cls, const char *what)
 	CHECK(rc != MPI_SUCCESS && t_class(rc) == cls, "%s: rc %d class %d "
 	      "(%s), want class %d", what, rc, t_class(rc),
 	      rc ? t_errstr(rc) : "success", cls);
+}
+
+/* Target memory of the dynamic-window checks: 16 ints, of which [4, 8) are
+ * attached in the middle phase. */
+#define DYN_N 16
+#define DYN_LO 4
+#define DYN_HI 8
+
+static void dyn_expect_mem(const int *mem, int left, int attached_once,
+			   const char *when)
+{
+	for (int i = 0; i < DYN_N; i++) {
+		int want = 1000 + i;
+
+		if (attached_once && i >= DYN_LO && i < DYN_HI)
+			want = left * 100 + i;
+		CHECK(mem[i] == want, "dynamic, %s: mem[%d] = %d, want %d",
+		      when, i, mem[i], want);
+	}
+}
+
+/*
+ * Dynamic windows reach only attached memory: an access outside every
+ * attached region is refused with MPI_ERR_RMA_RANGE (libwin_pmpi) and the
+ * target's memory around it stays as it was; after MPI_Win_attach it works;
+ * after MPI_Win_detach and a new epoch it is refused again; attaching
+ * beyond the interposer's capacity fails cleanly.
+ */
+static void dynamic(int strict)
+{
+	int right = (t_rank + 1) % t_size, left = (t_rank + t_size - 1) % t_size;
+	int *mem = malloc(DYN_N * sizeof(int)), v[4], got[4], res = 0, rc, i;
+	MPI_Aint here, *addr = malloc(sizeof(MPI_Aint) * (size_t)t_size), at;
+	char *many;
+	MPI_Win dw;
+
+	for (i = 0; i < DYN_N; i++)
+		mem[i] = 1000 + i;
+	MPI_Get_address(mem, &here);
+	MPI_Allgather(&here, 1, MPI_AINT, addr, 1, MPI_AINT, MPI_COMM_WORLD);
+	at = addr[right] + DYN_LO * (MPI_Aint)sizeof(int);
+	for (i = 0; i < 4; i++)
+		v[i] = t_rank * 100 + DYN_LO + i;
+	CHECK_RC(MPI_Win_create_dynamic(MPI_INFO_NULL, MPI_COMM_WORLD, &dw));
+	CHECK_RC(MPI_Win_set_errhandler(dw, MPI_ERRORS_RETURN));
+
+	/* nothing attached yet */
+	CHECK_RC(MPI_Win_lock_all(0, dw));
+	if (strict) {
+		expect(MPI_Put(v, 4, MPI_INT, right, at, 4, MPI_INT, dw),
+		       MPI_ERR_RMA_RANGE, "dynamic: put before attach");
+		expect(MPI_Get(got, 4, MPI_INT, right, at, 4, MPI_INT, dw),
+		       MPI_ERR_RMA_RANGE, "dynamic: get before attach");
+		expect(MPI_Accumulate(v, 1, MPI_INT, right, at, 1, MPI_INT,
+				      MPI_SUM, dw), MPI_ERR_RMA_RANGE,
+		       "dynamic: accumulate before attach");
+		expect(MPI_Fetch_and_op(v, &res, MPI_INT, right, at, MPI_SUM,
+					dw), MPI_ERR_RMA_RANGE,
+		       "dynamic: fetch_and_op before attach");
+	}
+	CHECK_RC(MPI_Win_unlock_all(dw));
+	MPI_Barrier(MPI_COMM_WORLD);
+	dyn_expect_mem(mem, left, 0, "before attach");
+
+	/* [DYN_LO, DYN_HI) attached: reachable, and nothing beyond it */
+	CHECK_RC(MPI_Win_attach(dw, mem + DYN_LO,
+				(DYN_HI - DYN_LO) * sizeof(int)));
+	MPI_Barrier(MPI_COMM_WORLD);
+	CHECK_RC(MPI_Win_fence(0, dw));
+	CHECK_RC(MPI_Put(v, 4, MPI_INT, right, at, 4, MPI_INT, dw));
+	if (strict) {
+		expect(MPI_Put(v, 2, MPI_INT, right,
+			       at + 3 * (MPI_Aint)sizeof(int), 2, MPI_INT, dw),
+		       MPI_ERR_RMA_RANGE, "dynamic: put across the region's end");
+		expect(MPI_Get(got, 1, MPI_INT, right,
+			       at - (MPI_Aint)sizeof(int), 1, MPI_INT, dw),
+		       MPI_ERR_RMA_RANGE, "dynamic: get just before the region");
+	}
+	CHECK_RC(MPI_Win_fence(0, dw));
+	memset(got, 0, sizeof(got));
+	CHECK_RC(MPI_Get(got, 4, MPI_INT, right, at, 4, MPI_INT, dw));
+	CHECK_RC(MPI_Win_fence(MPI_MODE_NOSUCCEED, dw));
+	for (i = 0; i < 4; i++)
+		CHECK(got[i] == v[i], "dynamic: got[%d] = %d, want %d", i,
+		      got[i], v[i]);
+	dyn_expect_mem(mem, left, 1, "attached");
+
+	/* detached, then a new epoch: refused again */
+	CHECK_RC(MPI_Win_detach(dw, mem + DYN_LO));
+	MPI_Barrier(MPI_COMM_WORLD);
+	CHECK_RC(MPI_Win_lock(MPI_LOCK_SHARED, right, 0, dw));
+	if (strict) {
+		int w[4] = { -7, -7, -7, -7 };
+
+		expect(MPI_Put(w, 4, MPI_INT, right, at, 4, MPI_INT, dw),
+		       MPI_ERR_RMA_RANGE, "dynamic: put after detach");
+		expect(MPI_Get(got, 1, MPI_INT, right, at, 1, MPI_INT, dw),
+		       MPI_ERR_RMA_RANGE, "dynamic: get after detach");
+	}
+	CHECK_RC(MPI_Win_unlock(right, dw));
+	MPI_Barrier(MPI_COMM_WORLD);
+	dyn_expect_mem(mem, left, 1, "after detach");
+
+	/* attached inside a long epoch: the origin's first try misses its
+	 * copy of the table, reads it again and goes through */
+	CHECK_RC(MPI_Win_lock_all(0, dw));
+	MPI_Barrier(MPI_COMM_WORLD);
+	CHECK_RC(MPI_Win_attach(dw, mem + DYN_LO,
+				(DYN_HI - DYN_LO) * sizeof(int)));
+	MPI_Barrier(MPI_COMM_WORLD);
+	CHECK_RC(MPI_Get(got, 4, MPI_INT, right, at, 4, MPI_INT, dw));
+	CHECK_RC(MPI_Win_flush(right, dw));
+	for (i = 0; i < 4; i++)
+		CHECK(got[i] == v[i], "dynamic, attached in the epoch: "
+		      "got[%d] = %d, want %d", i, got[i], v[i]);
+	CHECK_RC(MPI_Win_unlock_all(dw));
+	MPI_Barrier(MPI_COMM_WORLD);
+	CHECK_RC(MPI_Win_detach(dw, mem + DYN_LO));
+
+	/* more regions than the interposer keeps: a clean refusal, and
+	 * everything attached before it can be detached */
+	if (strict) {
+		many = malloc(256);
+		for (i = 0; i < 256; i++) {
+			rc = MPI_Win_attach(dw, many + i, 1);
+			if (rc != MPI_SUCCESS)
+				break;
+		}
+		CHECK(i > 0 && i < 256 && t_class(rc) == MPI_ERR_RMA_ATTACH,
+		      "dynamic: attach no. %d: class %d, want "
+		      "MPI_ERR_RMA_ATTACH", i + 1, t_class(rc));
+		while (i-- > 0)
+			CHECK_RC(MPI_Win_detach(dw, many + i));
+		CHECK_RC(MPI_Win_attach(dw, many, 256));
+		CHECK_RC(MPI_Win_detach(dw, many));
+		free(many);
+	}
+	CHECK_RC(MPI_Win_free(&dw));
+	free(addr);
+	free(mem);
 }
 
 int main(int argc, char **argv)
@@ -133,5 +274,6 @@ int main(int argc, char **argv)
 		CHECK_RC(MPI_Win_unlock_all(win));
 	}
 	CHECK_RC(MPI_Win_free(&win));
+	dynamic(strict);
 	return t_finish("test-rma-errors");
 }
