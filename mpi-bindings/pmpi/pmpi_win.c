@@ -60,6 +60,9 @@
  * returns, so MPI_Rput, MPI_Rget, MPI_Raccumulate and MPI_Rget_accumulate
  * do the operation and return a generalized request (MPI_Grequest_start)
  * that is already complete: MPI_Wait, MPI_Test and friends work unchanged.
+ * They are refused with MPI_ERR_RMA_SYNC outside a passive-target epoch on
+ * the target (libwin's win_flush_local, called first, says whether one is
+ * open).
  *
  * Errors. A libwin status becomes an MPI error class (pmpi_op.c); the code
  * returned is a dynamic code of that class whose string carries libwin's
@@ -1331,6 +1334,26 @@ static int greq_cancel(void *extra, int complete)
 	return MPI_SUCCESS;
 }
 
+/*
+ * Request-based operations belong to passive-target epochs (MPI-3.1
+ * 11.3.5). libwin keeps the epoch state: its flush_local refuses a target
+ * that is neither locked nor under lock_all, and is the local completion
+ * the request stands for anyway. A bad rank is left to the operation.
+ */
+static int passive(struct pw_win *pw, const char *call, int trank)
+{
+	int st;
+
+	if (trank == MPI_PROC_NULL || (unsigned)trank >= (unsigned)pw->size)
+		return MPI_SUCCESS;
+	st = win_flush_local(pw->w, trank);
+	if (__builtin_expect(st == WIN_ERR_SYNC, 0))
+		return fail(pw, MPI_ERR_RMA_SYNC, call, "only allowed in a "
+			    "passive-target epoch (MPI_Win_lock of rank %d or "
+			    "MPI_Win_lock_all)", trank);
+	return st == WIN_OK ? MPI_SUCCESS : werr(pw, st, call);
+}
+
 /* The operation is done: hand back a request that is already complete. */
 static int done_request(int rc, MPI_Request *req)
 {
@@ -1355,7 +1378,8 @@ int MPI_Rput(const void *oaddr, int ocount, MPI_Datatype otype, int trank,
 	if (!pw)
 		return PMPI_Rput(oaddr, ocount, otype, trank, tdisp, tcount,
 				 ttype, win, req);
-	return done_request(xfer(1, "MPI_Rput", (void *)oaddr, ocount, otype,
+	return done_request(passive(pw, "MPI_Rput", trank) ?:
+			    xfer(1, "MPI_Rput", (void *)oaddr, ocount, otype,
 				 trank, tdisp, tcount, ttype, pw), req);
 }
 
@@ -1368,7 +1392,8 @@ int MPI_Rget(void *oaddr, int ocount, MPI_Datatype otype, int trank,
 	if (!pw)
 		return PMPI_Rget(oaddr, ocount, otype, trank, tdisp, tcount,
 				 ttype, win, req);
-	return done_request(xfer(0, "MPI_Rget", oaddr, ocount, otype, trank,
+	return done_request(passive(pw, "MPI_Rget", trank) ?:
+			    xfer(0, "MPI_Rget", oaddr, ocount, otype, trank,
 				 tdisp, tcount, ttype, pw), req);
 }
 
@@ -1381,7 +1406,8 @@ int MPI_Raccumulate(const void *oaddr, int ocount, MPI_Datatype otype,
 	if (!pw)
 		return PMPI_Raccumulate(oaddr, ocount, otype, trank, tdisp,
 					tcount, ttype, op, win, req);
-	return done_request(acc("MPI_Raccumulate", oaddr, ocount, otype, NULL,
+	return done_request(passive(pw, "MPI_Raccumulate", trank) ?:
+			    acc("MPI_Raccumulate", oaddr, ocount, otype, NULL,
 				0, MPI_DATATYPE_NULL, trank, tdisp, tcount,
 				ttype, op, pw, 0), req);
 }
@@ -1397,7 +1423,8 @@ int MPI_Rget_accumulate(const void *oaddr, int ocount, MPI_Datatype otype,
 		return PMPI_Rget_accumulate(oaddr, ocount, otype, raddr, rcount,
 					    rtype, trank, tdisp, tcount, ttype,
 					    op, win, req);
-	return done_request(acc("MPI_Rget_accumulate", oaddr, ocount, otype,
+	return done_request(passive(pw, "MPI_Rget_accumulate", trank) ?:
+			    acc("MPI_Rget_accumulate", oaddr, ocount, otype,
 				raddr, rcount, rtype, trank, tdisp, tcount,
 				ttype, op, pw, 1), req);
 }

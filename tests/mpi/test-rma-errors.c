@@ -163,6 +163,90 @@ static void dynamic(int strict)
 	free(mem);
 }
 
+/*
+ * MPI_Rput, MPI_Rget, MPI_Raccumulate and MPI_Rget_accumulate belong to
+ * passive-target epochs: refused with MPI_ERR_RMA_SYNC in a fence or
+ * start epoch, outside any epoch, and to a target the origin has not
+ * locked; no request is left behind and the target is untouched.
+ * (libwin_pmpi only: for plain MPI these calls would be erroneous.)
+ */
+static void requests_need_passive(void)
+{
+	int right = (t_rank + 1) % t_size, left = (t_rank + t_size - 1) % t_size;
+	int *b, v[2] = { 5, 6 }, r[2], i;
+	MPI_Group world, to, from;
+	MPI_Request rq;
+	MPI_Win w;
+	const char *when = "";
+
+	CHECK_RC(MPI_Win_allocate(2 * sizeof(int), sizeof(int), MPI_INFO_NULL,
+				  MPI_COMM_WORLD, &b, &w));
+	CHECK_RC(MPI_Win_set_errhandler(w, MPI_ERRORS_RETURN));
+	b[0] = b[1] = 0;
+	MPI_Comm_group(MPI_COMM_WORLD, &world);
+	MPI_Group_incl(world, 1, &right, &to);
+	MPI_Group_incl(world, 1, &left, &from);
+	MPI_Barrier(MPI_COMM_WORLD);
+	/* a fence epoch, a start epoch, no epoch, a lock of another rank */
+	for (int phase = 0; phase < 4; phase++) {
+		int t = right;
+
+		if (phase == 0) {
+			when = "in a fence epoch";
+			CHECK_RC(MPI_Win_fence(0, w));
+		} else if (phase == 1) {
+			when = "in a start epoch";
+			CHECK_RC(MPI_Win_post(from, 0, w));
+			CHECK_RC(MPI_Win_start(to, 0, w));
+		} else if (phase == 2) {
+			when = "outside any epoch";
+		} else if (t_size > 1) {
+			when = "to a rank not locked";
+			CHECK_RC(MPI_Win_lock(MPI_LOCK_SHARED, right, 0, w));
+			t = t_rank;
+		} else {
+			break;
+		}
+		memset(&rq, 0x5a, sizeof(rq));
+		expect(MPI_Rput(v, 2, MPI_INT, t, 0, 2, MPI_INT, w, &rq),
+		       MPI_ERR_RMA_SYNC, when);
+		CHECK(rq == MPI_REQUEST_NULL, "Rput %s left a request", when);
+		expect(MPI_Rget(r, 2, MPI_INT, t, 0, 2, MPI_INT, w, &rq),
+		       MPI_ERR_RMA_SYNC, when);
+		expect(MPI_Raccumulate(v, 2, MPI_INT, t, 0, 2, MPI_INT, MPI_SUM,
+				       w, &rq), MPI_ERR_RMA_SYNC, when);
+		expect(MPI_Rget_accumulate(v, 2, MPI_INT, r, 2, MPI_INT, t, 0,
+					   2, MPI_INT, MPI_SUM, w, &rq),
+		       MPI_ERR_RMA_SYNC, when);
+		if (phase == 0) {
+			CHECK_RC(MPI_Win_fence(MPI_MODE_NOSUCCEED, w));
+		} else if (phase == 1) {
+			CHECK_RC(MPI_Win_complete(w));
+			CHECK_RC(MPI_Win_wait(w));
+		} else if (phase == 3) {
+			CHECK_RC(MPI_Win_unlock(right, w));
+		}
+		MPI_Barrier(MPI_COMM_WORLD);
+		for (i = 0; i < 2; i++)
+			CHECK(b[i] == 0, "request ops %s: b[%d] = %d", when, i,
+			      b[i]);
+		MPI_Barrier(MPI_COMM_WORLD);
+	}
+	/* and in a passive-target epoch they work */
+	CHECK_RC(MPI_Win_lock(MPI_LOCK_SHARED, right, 0, w));
+	CHECK_RC(MPI_Raccumulate(v, 2, MPI_INT, right, 0, 2, MPI_INT, MPI_SUM,
+				 w, &rq));
+	CHECK_RC(MPI_Wait(&rq, MPI_STATUS_IGNORE));
+	CHECK_RC(MPI_Win_unlock(right, w));
+	MPI_Barrier(MPI_COMM_WORLD);
+	CHECK(b[0] == 5 && b[1] == 6, "Raccumulate under a lock: %d %d", b[0],
+	      b[1]);
+	MPI_Group_free(&to);
+	MPI_Group_free(&from);
+	MPI_Group_free(&world);
+	CHECK_RC(MPI_Win_free(&w));
+}
+
 int main(int argc, char **argv)
 {
 	int *b, v = 1, rc, res, strict, two[2];
@@ -274,6 +358,8 @@ int main(int argc, char **argv)
 		CHECK_RC(MPI_Win_unlock_all(win));
 	}
 	CHECK_RC(MPI_Win_free(&win));
+	if (strict)
+		requests_need_passive();
 	dynamic(strict);
 	return t_finish("test-rma-errors");
 }
