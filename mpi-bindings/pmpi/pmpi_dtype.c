@@ -281,10 +281,26 @@ static struct pw_dtype *flatten(MPI_Datatype t)
 
 static int type_keyval = MPI_KEYVAL_INVALID;
 
+/* MPI_DATATYPE_NULL, also what the one-entry cache holds at first. */
+static struct pw_dtype null_type = { .err = MPI_ERR_TYPE,
+				     .why = "MPI_DATATYPE_NULL" };
+MPI_Datatype pw_last_type = MPI_DATATYPE_NULL;
+const struct pw_dtype *pw_last_dtype = &null_type;
+
+static const struct pw_dtype *remember(MPI_Datatype t,
+				       const struct pw_dtype *d)
+{
+	pw_last_type = t;
+	pw_last_dtype = d;
+	return d;
+}
+
 static int drop_cached(MPI_Datatype t, int kv, void *val, void *extra)
 {
 	struct pw_dtype *d = val;
 
+	if (pw_last_dtype == d)
+		remember(MPI_DATATYPE_NULL, &null_type);
 	if (d) {
 		free(d->seg);
 		free(d);
@@ -309,7 +325,7 @@ static size_t slot_of(MPI_Datatype t)
 
 static struct pw_dtype oom = { .err = MPI_ERR_NO_MEM, .why = "out of memory" };
 
-const struct pw_dtype *pw_dtype_get(MPI_Datatype t)
+const struct pw_dtype *pw_dtype_lookup(MPI_Datatype t)
 {
 	size_t s = slot_of(t), i;
 	int ni, na, nt, comb, flag = 0;
@@ -319,12 +335,12 @@ const struct pw_dtype *pw_dtype_get(MPI_Datatype t)
 		size_t k = (s + i) % NAMED_SLOTS;
 
 		if (named[k].d && named[k].t == t)
-			return named[k].d;
+			return remember(t, named[k].d);
 		if (!named[k].d)
 			break;
 	}
 	if (t == MPI_DATATYPE_NULL)
-		return flatten(t) ?: &oom; /* leaks one small record; rare */
+		return remember(t, &null_type);
 	PMPI_Type_get_envelope(t, &ni, &na, &nt, &comb);
 	if (comb == MPI_COMBINER_NAMED) {
 		d = flatten(t);
@@ -336,7 +352,7 @@ const struct pw_dtype *pw_dtype_get(MPI_Datatype t)
 			if (!named[k].d) {
 				named[k].t = t;
 				named[k].d = d;
-				break;
+				return remember(t, d);
 			}
 		}
 		return d;
@@ -347,10 +363,12 @@ const struct pw_dtype *pw_dtype_get(MPI_Datatype t)
 		return flatten(t) ?: &oom;
 	if (PMPI_Type_get_attr(t, type_keyval, &d, &flag) == MPI_SUCCESS &&
 	    flag)
-		return d;
+		return remember(t, d);
 	d = flatten(t);
 	if (!d)
 		return &oom;
-	PMPI_Type_set_attr(t, type_keyval, d);
+	/* kept only while the attribute holds it (dropped with the type) */
+	if (PMPI_Type_set_attr(t, type_keyval, d) == MPI_SUCCESS)
+		return remember(t, d);
 	return d;
 }

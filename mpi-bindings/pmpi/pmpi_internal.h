@@ -32,7 +32,21 @@ struct pw_dtype {
 
 /* Flattened description of `type` (never NULL; check ->err). Cached on the
  * datatype; predefined types are in a table. */
-const struct pw_dtype *pw_dtype_get(MPI_Datatype type);
+const struct pw_dtype *pw_dtype_lookup(MPI_Datatype type)
+	__attribute__((visibility("hidden")));
+
+/* The type looked up last, kept until it is freed: the hot path's lookup
+ * is one comparison. */
+extern MPI_Datatype pw_last_type __attribute__((visibility("hidden")));
+extern const struct pw_dtype *pw_last_dtype
+	__attribute__((visibility("hidden")));
+
+static inline const struct pw_dtype *pw_dtype_get(MPI_Datatype type)
+{
+	if (__builtin_expect(type == pw_last_type, 1))
+		return pw_last_dtype;
+	return pw_dtype_lookup(type);
+}
 
 /* libwin type of a predefined MPI datatype, or 0. */
 int pw_wtype_of(MPI_Datatype type);

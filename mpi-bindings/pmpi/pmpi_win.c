@@ -923,6 +923,35 @@ static int attached(struct pw_win *pw, const char *call, int rank,
 		    rank);
 }
 
+/* tbyte() for dynamic windows: the bytes reached must be attached. */
+static __attribute__((noinline)) int
+dyn_off(struct pw_win *pw, const char *call, int rank, MPI_Aint disp,
+	const struct pw_dtype *d, int count, size_t *off)
+{
+	MPI_Aint lo, hi, rep;
+	int rc;
+
+	if (count > 0 && d->hi > d->lo) {
+		/* the bytes reached: [disp + lo, disp + hi) */
+		if (__builtin_mul_overflow(d->extent, (MPI_Aint)(count - 1),
+					   &rep) ||
+		    __builtin_add_overflow(d->lo, rep < 0 ? rep : 0, &lo) ||
+		    __builtin_add_overflow(d->hi, rep > 0 ? rep : 0, &hi) ||
+		    __builtin_add_overflow(disp, lo, &lo) ||
+		    __builtin_add_overflow(disp, hi, &hi) || lo < 0)
+			return fail(pw, MPI_ERR_RMA_RANGE, call, "%d instances "
+				    "of the target datatype at %#lx overflow "
+				    "the address space", count,
+				    (unsigned long)disp);
+		if ((rc = attached(pw, call, rank, (uint64_t)lo,
+				   (uint64_t)(hi - lo))))
+			return rc;
+	}
+	/* (an empty access far outside is refused by libwin) */
+	*off = (uintptr_t)disp - pw->dbase[rank];
+	return MPI_SUCCESS;
+}
+
 /*
  * Target displacement to a byte offset in the libwin window; `count`
  * instances of `d` will be reached there (dynamic windows check them).
@@ -934,37 +963,16 @@ static inline int tbyte(struct pw_win *pw, const char *call, int rank,
 	if (__builtin_expect((unsigned)rank >= (unsigned)pw->size, 0))
 		return fail(pw, MPI_ERR_RANK, call, "target rank %d outside "
 			    "0..%d", rank, pw->size - 1);
-	if (__builtin_expect(pw->dbase != NULL, 0)) {
-		MPI_Aint lo, hi, rep;
-		int rc;
-
-		if (count > 0 && d->hi > d->lo) {
-			/* the bytes reached: [disp + lo, disp + hi) */
-			if (__builtin_mul_overflow(d->extent,
-						   (MPI_Aint)(count - 1), &rep) ||
-			    __builtin_add_overflow(d->lo, rep < 0 ? rep : 0,
-						   &lo) ||
-			    __builtin_add_overflow(d->hi, rep > 0 ? rep : 0,
-						   &hi) ||
-			    __builtin_add_overflow(disp, lo, &lo) ||
-			    __builtin_add_overflow(disp, hi, &hi) || lo < 0)
-				return fail(pw, MPI_ERR_RMA_RANGE, call,
-					    "%d instances of the target "
-					    "datatype at %#lx overflow the "
-					    "address space", count,
-					    (unsigned long)disp);
-			if ((rc = attached(pw, call, rank, (uint64_t)lo,
-					   (uint64_t)(hi - lo))))
-				return rc;
-		}
-		/* (an empty access far outside is refused by libwin) */
-		*off = (uintptr_t)disp - pw->dbase[rank];
-		return MPI_SUCCESS;
-	}
+	if (__builtin_expect(pw->dbase != NULL, 0))
+		return dyn_off(pw, call, rank, disp, d, count, off);
 	if (__builtin_expect(disp < 0, 0))
 		return fail(pw, MPI_ERR_DISP, call, "negative displacement "
 			    "%ld", (long)disp);
-	*off = (size_t)disp * (size_t)pw->du[rank];
+	if (__builtin_expect(__builtin_mul_overflow((size_t)disp,
+						    (size_t)pw->du[rank], off),
+			     0))
+		return fail(pw, MPI_ERR_DISP, call, "displacement %ld times "
+			    "unit %d overflows", (long)disp, pw->du[rank]);
 	return MPI_SUCCESS;
 }
 
@@ -1016,9 +1024,10 @@ static win_seg_t *make_segs(const struct pw_dtype *d, size_t off, int count,
 }
 
 /* Put (is_put) or get between an origin buffer and a target. */
-static int xfer(int is_put, const char *call, void *oaddr, int ocount,
-		MPI_Datatype otype, int trank, MPI_Aint tdisp, int tcount,
-		MPI_Datatype ttype, struct pw_win *pw)
+static __attribute__((noinline)) int
+xfer(int is_put, const char *call, void *oaddr, int ocount, MPI_Datatype otype,
+     int trank, MPI_Aint tdisp, int tcount, MPI_Datatype ttype,
+     struct pw_win *pw)
 {
 	const struct pw_dtype *od, *td;
 	struct iovec *iov;
@@ -1064,28 +1073,64 @@ static int xfer(int is_put, const char *call, void *oaddr, int ocount,
 	return MPI_SUCCESS;
 }
 
+/*
+ * MPI_Put and MPI_Get. The common case is inline: one contiguous datatype
+ * and count on both sides, a rank of the window, a displacement that
+ * scales without overflow, not a dynamic window; it passes every check
+ * xfer() makes. Anything else, and every error report, is xfer()'s. libwin
+ * checks the epoch and the bounds either way.
+ */
+static inline __attribute__((always_inline)) int
+put_get(int is_put, const char *call, void *oaddr, int ocount,
+	MPI_Datatype otype, int trank, MPI_Aint tdisp, int tcount,
+	MPI_Datatype ttype, MPI_Win win)
+{
+	struct pw_win *pw = find(win);
+	const struct pw_dtype *d;
+	size_t len, off;
+	int st;
+
+	if (__builtin_expect(!pw, 0))
+		return is_put ? PMPI_Put(oaddr, ocount, otype, trank, tdisp,
+					 tcount, ttype, win) :
+				PMPI_Get(oaddr, ocount, otype, trank, tdisp,
+					 tcount, ttype, win);
+	/* (a datatype other than the last one looked up: xfer() looks) */
+	if (__builtin_expect(otype != ttype || otype != pw_last_type ||
+			     ocount != tcount || ocount < 0 || tdisp < 0 ||
+			     pw->dbase || (unsigned)trank >= (unsigned)pw->size,
+			     0))
+		goto general;
+	d = pw_last_dtype;
+	if (__builtin_expect(!d->contig ||
+			     __builtin_mul_overflow((size_t)d->size,
+						    (size_t)ocount, &len) ||
+			     __builtin_mul_overflow((size_t)tdisp,
+						    (size_t)pw->du[trank], &off),
+			     0))
+		goto general;
+	st = is_put ? win_put(pw->w, oaddr, len, trank, off) :
+		      win_get(pw->w, oaddr, len, trank, off);
+	if (__builtin_expect(st == WIN_OK, 1))
+		return MPI_SUCCESS;
+	return werr(pw, st, call);
+general:
+	return xfer(is_put, call, oaddr, ocount, otype, trank, tdisp, tcount,
+		    ttype, pw);
+}
+
 int MPI_Put(const void *oaddr, int ocount, MPI_Datatype otype, int trank,
 	    MPI_Aint tdisp, int tcount, MPI_Datatype ttype, MPI_Win win)
 {
-	struct pw_win *pw = find(win);
-
-	if (__builtin_expect(!pw, 0))
-		return PMPI_Put(oaddr, ocount, otype, trank, tdisp, tcount,
-				ttype, win);
-	return xfer(1, "MPI_Put", (void *)oaddr, ocount, otype, trank, tdisp,
-		    tcount, ttype, pw);
+	return put_get(1, "MPI_Put", (void *)oaddr, ocount, otype, trank,
+		       tdisp, tcount, ttype, win);
 }
 
 int MPI_Get(void *oaddr, int ocount, MPI_Datatype otype, int trank,
 	    MPI_Aint tdisp, int tcount, MPI_Datatype ttype, MPI_Win win)
 {
-	struct pw_win *pw = find(win);
-
-	if (__builtin_expect(!pw, 0))
-		return PMPI_Get(oaddr, ocount, otype, trank, tdisp, tcount,
-				ttype, win);
-	return xfer(0, "MPI_Get", oaddr, ocount, otype, trank, tdisp, tcount,
-		    ttype, pw);
+	return put_get(0, "MPI_Get", oaddr, ocount, otype, trank, tdisp,
+		       tcount, ttype, win);
 }
 
 /* Copy between a packed buffer and `count` instances of `d` at `buf`. */

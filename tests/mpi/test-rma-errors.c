@@ -284,6 +284,12 @@ int main(int argc, char **argv)
 		      "%d", t_class(rc));
 		expect(MPI_Put(&v, 1, MPI_INT, 0, -1, 1, MPI_INT, win),
 		       MPI_ERR_DISP, "negative displacement");
+		/* displacement times unit (4) wraps to 0 in 64 bits */
+		rc = MPI_Put(&v, 1, MPI_INT, 0, (MPI_Aint)1 << 62, 1, MPI_INT,
+			     win);
+		CHECK(t_class(rc) == MPI_ERR_RMA_RANGE ||
+		      t_class(rc) == MPI_ERR_DISP, "displacement that "
+		      "overflows: class %d", t_class(rc));
 		/* ops and types libwin does not serve */
 		expect(MPI_Accumulate(&v, 1, MPI_INT, 0, 0, 1, MPI_INT,
 				      MPI_LAND, win), MPI_ERR_OP, "MPI_LAND");

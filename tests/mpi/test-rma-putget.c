@@ -1,7 +1,8 @@
 /*
  * Put and get: every window flavour (create, allocate, dynamic), fence
  * epochs, displacement units, derived datatypes on origin and target, and
- * the request-based MPI_Rput/MPI_Rget completed by MPI_Wait/Test/Waitall.
+ * the request-based MPI_Rput/MPI_Rget completed by MPI_Wait/Test/Waitall;
+ * datatypes freed and made again between puts.
  */
 #include <sched.h>
 #include "test-rma-common.h"
@@ -255,6 +256,49 @@ static void requests(void)
 	CHECK_RC(MPI_Win_free(&win));
 }
 
+/*
+ * Datatypes freed and made again, one put each: a new type (which may get
+ * the handle of a freed one) must never be served as the old one was,
+ * whether contiguous or not.
+ */
+static void types_reused(void)
+{
+	int *b, src[8], i, k, right = (t_rank + 1) % t_size;
+	int left = (t_rank + t_size - 1) % t_size;
+	MPI_Datatype t;
+	MPI_Win win;
+
+	CHECK_RC(MPI_Win_allocate(8 * sizeof(int), sizeof(int), MPI_INFO_NULL,
+				  MPI_COMM_WORLD, &b, &win));
+	MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+	for (i = 0; i < 8; i++)
+		src[i] = t_rank * 10 + i;
+	for (k = 0; k < 6; k++) {
+		int vec = k % 2;
+
+		for (i = 0; i < 8; i++)
+			b[i] = -1;
+		if (vec)	/* elements 0, 2, 4, 6 */
+			MPI_Type_vector(4, 1, 2, MPI_INT, &t);
+		else		/* elements 0..3 */
+			MPI_Type_contiguous(4, MPI_INT, &t);
+		MPI_Type_commit(&t);
+		CHECK_RC(MPI_Win_fence(0, win));
+		CHECK_RC(MPI_Put(src, 1, t, right, 0, 1, t, win));
+		CHECK_RC(MPI_Win_fence(0, win));
+		MPI_Type_free(&t);
+		for (i = 0; i < 8; i++) {
+			int in = vec ? i % 2 == 0 : i < 4;
+
+			CHECK(b[i] == (in ? left * 10 + i : -1), "type %d (%s): "
+			      "b[%d] = %d", k, vec ? "vector" : "contiguous", i,
+			      b[i]);
+		}
+	}
+	CHECK_RC(MPI_Win_fence(MPI_MODE_NOSUCCEED, win));
+	CHECK_RC(MPI_Win_free(&win));
+}
+
 int main(int argc, char **argv)
 {
 	t_init(&argc, &argv);
@@ -264,5 +308,6 @@ int main(int argc, char **argv)
 	derived();
 	disp_units();
 	requests();
+	types_reused();
 	return t_finish("test-rma-putget");
 }
