@@ -252,6 +252,11 @@ int win_flush_all(win_t *win);
 int win_flush_local(win_t *win, int rank);
 int win_flush_local_all(win_t *win);
 
+/* WIN_OK when this member holds a passive-target epoch on `rank` (a lock
+ * on it, or lock_all), WIN_ERR_SYNC when it does not, WIN_ERR_RANK or
+ * WIN_ERR_HANDLE for bad arguments. Nothing is flushed or changed. */
+int win_check_passive(win_t *win, int rank);
+
 /* Make the public and private copies of this member's window agree. */
 int win_sync(win_t *win);
 

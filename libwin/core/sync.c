@@ -471,6 +471,11 @@ static int check_flush(struct win *w, bool all, int rank, const char *what)
 	return WIN_OK;
 }
 
+int win_check_passive(win_t *w, int rank)
+{
+	return check_flush(w, false, rank, "win_check_passive");
+}
+
 int win_flush(win_t *w, int rank)
 {
 	int rc = check_flush(w, false, rank, "win_flush");

@@ -61,8 +61,7 @@
  * do the operation and return a generalized request (MPI_Grequest_start)
  * that is already complete: MPI_Wait, MPI_Test and friends work unchanged.
  * They are refused with MPI_ERR_RMA_SYNC outside a passive-target epoch on
- * the target (libwin's win_flush_local, called first, says whether one is
- * open).
+ * the target (libwin's win_check_passive says whether one is open).
  *
  * Errors. A libwin status becomes an MPI error class (pmpi_op.c); the code
  * returned is a dynamic code of that class whose string carries libwin's
@@ -1381,9 +1380,9 @@ static int greq_cancel(void *extra, int complete)
 
 /*
  * Request-based operations belong to passive-target epochs (MPI-3.1
- * 11.3.5). libwin keeps the epoch state: its flush_local refuses a target
- * that is neither locked nor under lock_all, and is the local completion
- * the request stands for anyway. A bad rank is left to the operation.
+ * 11.3.5). libwin keeps the epoch state: win_check_passive refuses a
+ * target that is neither locked nor under lock_all. A bad rank is left to
+ * the operation.
  */
 static int passive(struct pw_win *pw, const char *call, int trank)
 {
@@ -1391,7 +1390,7 @@ static int passive(struct pw_win *pw, const char *call, int trank)
 
 	if (trank == MPI_PROC_NULL || (unsigned)trank >= (unsigned)pw->size)
 		return MPI_SUCCESS;
-	st = win_flush_local(pw->w, trank);
+	st = win_check_passive(pw->w, trank);
 	if (__builtin_expect(st == WIN_ERR_SYNC, 0))
 		return fail(pw, MPI_ERR_RMA_SYNC, call, "only allowed in a "
 			    "passive-target epoch (MPI_Win_lock of rank %d or "

@@ -316,6 +316,8 @@ START_TEST(no_epoch)
 	ck_assert_rc(win_flush_all(w), WIN_ERR_SYNC);
 	ck_assert_rc(win_flush_local(w, 0), WIN_ERR_SYNC);
 	ck_assert_rc(win_flush_local_all(w), WIN_ERR_SYNC);
+	ck_assert_rc(win_check_passive(w, 0), WIN_ERR_SYNC);
+	ck_assert_rc(win_check_passive(w, 1), WIN_ERR_RANK);
 	ck_assert_rc(win_unlock(w, 0), WIN_ERR_SYNC);
 	ck_assert_rc(win_unlock_all(w), WIN_ERR_SYNC);
 	ck_assert_rc(win_complete(w), WIN_ERR_SYNC);
@@ -324,11 +326,14 @@ START_TEST(no_epoch)
 
 	/* After each kind of epoch has been closed. */
 	ck_assert_ok(win_lock(w, WIN_LOCK_EXCLUSIVE, 0, 0));
+	ck_assert_ok(win_check_passive(w, 0));
 	ck_assert_ok(win_put(w, &v, 8, 0, 0));
 	ck_assert_ok(win_unlock(w, 0));
+	ck_assert_rc(win_check_passive(w, 0), WIN_ERR_SYNC);
 	all_ops_fail(w, 0, 0, 8, WIN_ERR_SYNC, "after unlock");
 	ck_assert_rc(win_flush(w, 0), WIN_ERR_SYNC);
 	ck_assert_ok(win_lock_all(w, 0));
+	ck_assert_ok(win_check_passive(w, 0));
 	ck_assert_ok(win_unlock_all(w));
 	all_ops_fail(w, 0, 0, 8, WIN_ERR_SYNC, "after unlock_all");
 	ck_assert_ok(win_fence(w, 0));
