@@ -67,17 +67,30 @@ echo "# provider $prov, sizes $range, $iters iterations ($warm warm-up)," \
      "bw window $win, $reps runs each of $inreps repetitions (median of" \
      "the runs' medians)"
 echo "# load average before: $(load)"
-# Alternate the two programs so both see the same machine load.
-i=0
-while [ $i -lt "$reps" ]; do
+# Alternate the two programs so both see the same machine load, and swap
+# which one goes first from run to run, so that a load that rises or falls
+# during the runs does not always favour the same one.
+run_lw() {
 	WIN_TRANSPORTS=ofi timeout 900 "$WINBENCH" -T ofi -o "$ops" -s flush \
 		-k lat,bw -m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
 		-r "$inreps" -M -V -c >"$tmp/lw.$i" 2>"$tmp/lw.err.$i" ||
 		{ echo "winbench failed:"; cat "$tmp/lw.err.$i"; exit 1; }
-	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw -b blocking -r "$inreps" \
-		-m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
+}
+run_raw() {
+	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw -b blocking \
+		-r "$inreps" -m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
 		>"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
 		{ echo "ofibench failed:"; cat "$tmp/raw.err.$i"; exit 1; }
+}
+i=0
+while [ $i -lt "$reps" ]; do
+	if [ $((i % 2)) -eq 0 ]; then
+		run_lw
+		run_raw
+	else
+		run_raw
+		run_lw
+	fi
 	case $ops in
 	*put*|*get*)
 		timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k bw \

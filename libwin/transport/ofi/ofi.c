@@ -55,7 +55,9 @@
  * fi_cq_sread when the completion queue has an fd wait object, else
  * polling: yielding between polls right after activity, then sleeping
  * with backoff), and every wait of the calling thread drives it too;
- * while a caller waits, the thread stays off the completion queue.
+ * while callers wait, and until 2-4 ms after their last wait, the thread
+ * stays off the completion queue, asleep (it would only take a core from
+ * the caller or from the peer the caller waits on).
  *
  * shm endpoints are named by the transport ("libwin_<pid>_<time>_<n>"),
  * and regions of that form left by dead processes are removed.
@@ -129,7 +131,7 @@ struct ofi_state {
 	struct fid_cq *cq;
 	bool cq_waitable;
 	int polling;           /* application threads driving progress */
-	uint64_t polled_ms;    /* when the progress thread last saw them */
+	unsigned poll_gen;     /* bumped by every wait that drives it */
 	bool manual;           /* FI_PROGRESS_MANUAL data progress */
 	bool raw_order;        /* FI_ORDER_RMA_RAW: flush by trailing read */
 	uint64_t mr_mode;
@@ -259,24 +261,36 @@ static int ofi_poll(struct ofi_state *s)
 	return 0;
 }
 
+/*
+ * How long the progress thread sleeps at a time while application threads
+ * drive progress themselves; it takes over within two of these once they
+ * stop waiting.
+ */
+#define OFI_QUIET_NS 2000000L
+
 static void *progress_thread(void *arg)
 {
 	struct ofi_state *s = arg;
 	unsigned idle = 0;
+	unsigned gen = __atomic_load_n(&s->poll_gen, __ATOMIC_ACQUIRE);
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		unsigned g = __atomic_load_n(&s->poll_gen, __ATOMIC_ACQUIRE);
+
 		/*
-		 * While an application thread waits in this transport it
-		 * drives progress itself: stay off the completion queue and
-		 * its lock (on few cores the two pollers only slow each other
-		 * down), and for 5 ms after, as waits come back to back.
+		 * While application threads wait in this transport they
+		 * drive progress themselves: stay off the completion queue
+		 * and its lock (on few cores the two pollers only slow each
+		 * other down), until a whole quiet period has passed with no
+		 * wait in it. Long sleeps: every wake-up of this thread
+		 * takes a core from the caller or from the peer it waits on.
 		 */
 		if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 ||
-		    win_now_ms() < s->polled_ms + 5) {
-			struct timespec ts = { 0, 100000 };
+		    g != gen) {
+			struct timespec ts = { 0, OFI_QUIET_NS };
 
-			if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0)
-				s->polled_ms = win_now_ms();
+			gen = g;
+			idle = 0;
 			nanosleep(&ts, NULL);
 			continue;
 		}
@@ -317,6 +331,18 @@ static void *progress_thread(void *arg)
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
+}
+
+/* An application thread starts driving progress (see progress_thread). */
+static inline void polling_begin(struct ofi_state *s)
+{
+	__atomic_add_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&s->poll_gen, 1, __ATOMIC_RELEASE);
+}
+
+static inline void polling_end(struct ofi_state *s)
+{
+	__atomic_sub_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
 }
 
 static struct ofi_op *op_get(struct ofi_state *s)
@@ -408,11 +434,11 @@ static int op_wait(struct ofi_win *ow, struct ofi_op *op, int rank,
 	int rc = WIN_OK;
 
 	if (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
-		__atomic_add_fetch(&ow->s->polling, 1, __ATOMIC_ACQ_REL);
+		polling_begin(ow->s);
 		while (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
 			if ((rc = wait_round(&wt, rank, what)))
 				break;
-		__atomic_sub_fetch(&ow->s->polling, 1, __ATOMIC_ACQ_REL);
+		polling_end(ow->s);
 		if (rc)
 			return rc;
 	}
@@ -439,12 +465,12 @@ static int wait_all(struct ofi_win *ow, int rank, const char *what)
 
 	if (__atomic_load_n(&s->completed, __ATOMIC_ACQUIRE) == s->issued)
 		return WIN_OK;
-	__atomic_add_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
+	polling_begin(s);
 	while (__atomic_load_n(&s->completed, __ATOMIC_ACQUIRE) !=
 	       s->issued)
 		if ((rc = wait_round(&wt, rank, what)))
 			break;
-	__atomic_sub_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
+	polling_end(s);
 	return rc;
 }
 
