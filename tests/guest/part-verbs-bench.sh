@@ -1,14 +1,19 @@
 #!/bin/bash
 # Benchmark, not a test: make check's guest run skips it; run it with
 #     run-guest.sh -e VERBS_BENCH=1 verbs-bench
-# winbench over the verbs transport on rxe0
-# against perftest on the same device in the same guest run, with ratios.
+# winbench over the verbs transport on rxe0 against perftest on the same
+# device in the same guest run, with ratios.
 #   latency:   winbench put (put + flush), get, fetch-op, compare-swap, 8 B
-#              vs ib_write_lat, ib_read_lat, ib_atomic_lat (t_typical, 8 B)
-#   bandwidth: winbench put bw 64 KiB (64 puts per flush)
-#              vs ib_write_bw -s 65536
+#              vs ib_write_lat, ib_read_lat, ib_atomic_lat (fetch-add and
+#              compare-swap; t_typical, 8 B)
+#   bandwidth: winbench put and get 64 KiB (64 per flush)
+#              vs ib_write_bw and ib_read_bw -s 65536
 # Targets: latency ratio <= 1.1, bandwidth ratio >= 0.9.
-# VERBS_BENCH_ITERS sets winbench's and perftest's iterations (default 1000).
+# Emulated time drifts with the host's load, so the programs run in
+# alternating rounds (VERBS_BENCH_ROUNDS, default 3): every round runs
+# perftest and then winbench, each round gives its own ratios, and the
+# table shows the median figures and the median of the per-round ratios.
+# VERBS_BENCH_ITERS sets the iterations of both (default 1000).
 . "$SRCDIR/tests/guest/lib.sh"
 set -u
 [ "${VERBS_BENCH:-0}" = 1 ] ||
@@ -17,76 +22,128 @@ need_cmd ib_write_lat perftest
 setup_rxe || fail "could not set up rxe0"
 export WIN_VERBS_DEVICE=rxe0
 iters=${VERBS_BENCH_ITERS:-1000}
+rounds=${VERBS_BENCH_ROUNDS:-3}
 out=$TMPDIR/vbench.$$
+res=$TMPDIR/vbench.$$.rows	# lines: round measure libwin perftest
 
 # perf NAME ARGS...: server and client of a perftest program on rxe0;
-# the client's output goes to $out.NAME.
+# the client's output goes to $out.perf.
 perf() {
 	local name=$1 srv ok=no try
 	shift
-	timeout 300 "$name" -F -d rxe0 -x 1 "$@" >"$out.$name.srv" 2>&1 &
+	timeout 300 "$name" -F -d rxe0 -x 1 "$@" >"$out.srv" 2>&1 &
 	srv=$!
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1
-		if timeout 300 "$name" -F -d rxe0 -x 1 "$@" 169.254.77.1 >"$out.$name" 2>&1; then
+		if timeout 300 "$name" -F -d rxe0 -x 1 "$@" 169.254.77.1 \
+		    >"$out.perf" 2>&1; then
 			ok=yes
 			break
 		fi
 		kill -0 $srv 2>/dev/null || break
 	done
 	wait $srv
-	[ $ok = yes ] || { cat "$out.$name"; fail "$name did not run"; }
+	[ $ok = yes ] || { cat "$out.perf"; fail "$name did not run"; }
+	grep -E '^ *#bytes|^ *[0-9]+ +[0-9]+ ' "$out.perf" | sed "s/^/  $name: /"
+}
+# col SIZE COLUMN: a column of perftest's row for SIZE, if it is a
+# positive finite number (a stalled run prints "inf").
+col() {
+	awk -v s="$1" -v c="$2" '$1 == s && NF >= c && $c ~ /^[0-9.]+$/ &&
+		$c + 0 > 0 { print $c; exit }' "$out.perf"
+}
+# measure SIZE COLUMN NAME ARGS...: run a perftest program, once more if
+# its figure is unusable; prints the figure (empty if both runs failed).
+measure() {
+	local size=$1 c=$2 v= try
+	shift 2
+	for try in 1 2; do
+		perf "$@" >&2
+		v=$(col "$size" "$c")
+		[ -n "$v" ] && break
+	done
+	echo "$v"
+}
+# med KIND OP FILE: the median column of winbench's CSV row.
+med() {
+	awk -F, -v k="$1" -v o="$2" '$1 == "libwin" && $2 == k && $3 == o {
+		print $10; exit }' "$3"
+}
+row() { # ROUND MEASURE LIBWIN PERFTEST: a round without both is left out
+	[ -n "$3" ] || fail "round $1: winbench gave no figure for $2"
+	if [ -z "$4" ]; then
+		echo "round $1: perftest gave no usable figure for $2: left out"
+		return
+	fi
+	echo "$1 $2 $3 $4" >>"$res"
 }
 
-# Latency programs: the t_typical column (5th) of the 8-byte row.
-perf ib_write_lat -s 8 -n "$iters"
-perf ib_read_lat -s 8 -n "$iters"
-perf ib_atomic_lat -n "$iters"
-perf ib_write_bw -s 65536 -n "$iters"
-wlat=$(awk '$1 == 8 && NF >= 5 { print $5; exit }' "$out.ib_write_lat")
-rlat=$(awk '$1 == 8 && NF >= 5 { print $5; exit }' "$out.ib_read_lat")
-alat=$(awk '$1 == 8 && NF >= 5 { print $5; exit }' "$out.ib_atomic_lat")
-# Bandwidth: BW average (4th column), perftest's MB/sec = 2^20 bytes/s.
-wbw=$(awk '$1 == 65536 && NF >= 4 { print $4; exit }' "$out.ib_write_bw")
-for f in ib_write_lat ib_read_lat ib_atomic_lat ib_write_bw; do
-	echo "--- $f"
-	grep -E '^ *#bytes|^ *[0-9]+ +[0-9]+ ' "$out.$f"
+: >"$res"
+for round in $(seq 1 "$rounds"); do
+	echo "=== round $round of $rounds"
+	wl=$(measure 8 5 ib_write_lat -s 8 -n "$iters")
+	rl=$(measure 8 5 ib_read_lat -s 8 -n "$iters")
+	fl=$(measure 8 5 ib_atomic_lat -A FETCH_AND_ADD -n "$iters")
+	cl=$(measure 8 5 ib_atomic_lat -A CMP_AND_SWAP -n "$iters")
+	# perftest's MB/sec are 2^20 bytes/s; winbench prints 10^6.
+	mb() { awk -v v="$1" 'BEGIN { if (v != "") print v * 1.048576 }'; }
+	wbw=$(mb "$(measure 65536 4 ib_write_bw -s 65536 -n "$iters")")
+	rbw=$(mb "$(measure 65536 4 ib_read_bw -s 65536 -n "$iters")")
+
+	timeout 900 bench/winbench -T verbs -o put,get,fop,cas -k lat -m 8:8 \
+		-i "$iters" -x 50 -r 3 -M --csv >"$out.lat" 2>&1 ||
+		{ cat "$out.lat"; fail "winbench latency run failed"; }
+	timeout 900 bench/winbench -T verbs -o put,get -k bw -m 65536:65536 \
+		-I $((iters / 4)) -X 10 -r 3 -M --csv >"$out.bw" 2>&1 ||
+		{ cat "$out.bw"; fail "winbench bandwidth run failed"; }
+	grep -q ',verbs,' "$out.lat" || fail "winbench did not run over verbs"
+	grep '^libwin' "$out.lat" "$out.bw" | sed 's/^/  winbench: /'
+
+	row "$round" put_lat "$(med lat put "$out.lat")" "$wl"
+	row "$round" get_lat "$(med lat get "$out.lat")" "$rl"
+	row "$round" fop_lat "$(med lat fop "$out.lat")" "$fl"
+	row "$round" cas_lat "$(med lat cas "$out.lat")" "$cl"
+	row "$round" put_bw "$(med bw put "$out.bw")" "$wbw"
+	row "$round" get_bw "$(med bw get "$out.bw")" "$rbw"
 done
-[ -n "$wlat" ] && [ -n "$rlat" ] && [ -n "$alat" ] && [ -n "$wbw" ] ||
-	fail "could not read perftest's results"
 
-echo "--- winbench -T verbs"
-timeout 900 bench/winbench -T verbs -o put,get,fop,cas -k lat -m 8:8 \
-	-i "$iters" -x 50 -r 3 -M --csv >"$out.lat" 2>&1 ||
-	{ cat "$out.lat"; fail "winbench latency run failed"; }
-timeout 900 bench/winbench -T verbs -o put,get -k bw -m 65536:65536 \
-	-I $((iters / 4)) -X 10 -r 3 -M --csv >"$out.bw" 2>&1 ||
-	{ cat "$out.bw"; fail "winbench bandwidth run failed"; }
-cat "$out.lat" "$out.bw"
-med() { # KIND OP FILE: median column of winbench's CSV row
-	awk -F, -v k="$1" -v o="$2" '$1 == "libwin" && $2 == k && $3 == o { print $10; exit }' "$3"
+echo "=== verbs vs perftest on rxe0: medians of $rounds rounds (same guest run)"
+awk '
+function median(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-put=$(med lat put "$out.lat")
-get=$(med lat get "$out.lat")
-fop=$(med lat fop "$out.lat")
-cas=$(med lat cas "$out.lat")
-pbw=$(med bw put "$out.bw")
-gbw=$(med bw get "$out.bw")
-[ -n "$put" ] && [ -n "$pbw" ] || fail "could not read winbench's results"
-grep -q ',verbs,' "$out.lat" || fail "winbench did not run over verbs"
-
-echo "=== verbs vs perftest on rxe0 (same guest run)"
-awk -v put="$put" -v get="$get" -v fop="$fop" -v cas="$cas" \
-    -v wl="$wlat" -v rl="$rlat" -v al="$alat" -v pbw="$pbw" -v gbw="$gbw" \
-    -v wbw="$wbw" 'BEGIN {
-	wbw_mb = wbw * 1.048576;  # MiB/s -> MB/s (winbench prints 10^6)
-	printf "%-34s %10s %10s %7s %s\n", "measure", "libwin", "perftest", "ratio", "target"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "put+flush 8 B lat (us) / write_lat", put, wl, put / wl, "<= 1.1"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "put+flush 8 B / 2 x write_lat", put, 2 * wl, put / (2 * wl), "(round trip)"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "get 8 B lat (us) / read_lat", get, rl, get / rl, "<= 1.1"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "fetch_op 8 B lat (us) / atomic_lat", fop, al, fop / al, "<= 1.1"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "cas 8 B lat (us) / atomic_lat", cas, al, cas / al, "<= 1.1"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "put bw 64 KiB (MB/s) / write_bw", pbw, wbw_mb, pbw / wbw_mb, ">= 0.9"
-	printf "%-34s %10.2f %10.2f %7.2f %s\n", "get bw 64 KiB (MB/s) / write_bw", gbw, wbw_mb, gbw / wbw_mb, "(no read_bw run)"
-}'
-rm -f "$out".*
+{
+	m = $2; n[m]++
+	lw[m, n[m]] = $3; pt[m, n[m]] = $4; ra[m, n[m]] = $3 / $4
+}
+END {
+	split("put_lat get_lat fop_lat cas_lat put_bw get_bw", order, " ")
+	label["put_lat"] = "put+flush 8 B (us) / ib_write_lat"
+	label["get_lat"] = "get 8 B (us) / ib_read_lat"
+	label["fop_lat"] = "fetch_op 8 B (us) / ib_atomic_lat FA"
+	label["cas_lat"] = "cas 8 B (us) / ib_atomic_lat CS"
+	label["put_bw"] = "put 64 KiB (MB/s) / ib_write_bw"
+	label["get_bw"] = "get 64 KiB (MB/s) / ib_read_bw"
+	printf "%-38s %9s %9s %7s %s\n", "measure", "libwin", "perftest", "ratio", "target"
+	for (k = 1; k <= 6; k++) {
+		m = order[k]
+		if (!n[m]) {
+			printf "%-38s (no round gave both figures)\n", label[m]
+			continue
+		}
+		for (i = 1; i <= n[m]; i++) {
+			x[i] = lw[m, i]; y[i] = pt[m, i]; z[i] = ra[m, i]
+		}
+		printf "%-38s %9.2f %9.2f %7.2f %s\n", label[m], median(x, n[m]),
+		       median(y, n[m]), median(z, n[m]),
+		       m ~ /bw/ ? ">= 0.9" : "<= 1.1"
+		if (m == "put_lat")
+			printf "%-38s %9s %9s %7.2f %s\n", "  put+flush / 2 x ib_write_lat", "", "",
+			       median(z, n[m]) / 2, "(a write + a read: a round trip)"
+	}
+}' "$res"
+rm -f "$out".* "$res"

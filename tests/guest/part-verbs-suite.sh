@@ -3,10 +3,6 @@
 # verbs-peer checks between two processes, then the whole Check suite
 # (unit/ and mp/) with WIN_TRANSPORTS=verbs.
 # VERBS_SUITE_SKIP_PEER=1 skips the verbs-peer run.
-# Not yet in make check: unit/test-stage (allocated windows) hangs and the
-# short-timeout cases of mp-deadpeer/mp-signal time out in group joins under
-# emulation. Run it by name: run-guest.sh verbs-suite
-# guest-check: manual
 . "$SRCDIR/tests/guest/lib.sh"
 set -u
 setup_rxe || fail "could not set up rxe0"
