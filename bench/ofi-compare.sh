@@ -12,9 +12,11 @@
 # targets drive progress the same way (libwin's progress thread and
 # ofibench's target: fi_cq_sread on an fd wait object, else the same
 # polling backoff), both origins wait for completions the same way (poll,
-# pause, yield, then 20 us sleeps), and both use the same rxm sizes; the
-# figures are medians over -r alternated runs, and the load average is
-# printed before and after.
+# pause, yield, then 20 us sleeps), both use the same rxm sizes, and both
+# sweep in the same order (latency of put, get, fetch-op, then bandwidth
+# of put and get, each over all sizes); the figures are medians over -r
+# alternated runs (the first program swapped from run to run), and the
+# load average is printed before and after.
 #
 # Usage: ofi-compare.sh [-p PROVIDER] [-m MIN:MAX] [-i N] [-x N] [-W N]
 #                       [-r N] [-R N] [-o put,get,fop]
@@ -41,7 +43,7 @@ while getopts p:m:i:x:W:r:R:o:h opt; do
 	r) reps=$OPTARG;;
 	R) inreps=$OPTARG;;
 	o) ops=$OPTARG;;
-	*) sed -n '2,25p' "$0"; exit 0;;
+	*) sed -n '2,26p' "$0"; exit 0;;
 	esac
 done
 here=$(dirname "$0")

@@ -416,80 +416,68 @@ int main(int argc, char **argv)
 	printf("impl,kind,op,sync,flavor,transport,size,iters,reps,median,"
 	       "min,max,unit,memcpy_us,memcpy_mbps,verified\n");
 	(void)win;
-	for (size_t sz = minsz; sz <= maxsz; sz *= 2) {
-		long it = sz <= 8192 ? iters : iters / 10, wu = sz <= 8192 ?
-			  warm : warm / 10;
-		long loops;
-		uint64_t t0 = 0;
+	/*
+	 * The order of winbench's sweeps: latency of put, get and fetch-op,
+	 * then bandwidth of put and get, each over all sizes, so that both
+	 * programs meet a load that changes during a run at the same points.
+	 */
+	for (int k = 0; k < 5; k++) {
+		static const char *const kop[5] = { "put", "get", "fop",
+						    "put", "get" };
+		bool lat = k < 3;
 
-		if (it < 1)
-			it = 1;
-		loops = it / w > 2 ? it / w : 2;
-		if (do_lat && strstr(ops, "put")) {
+		if (!(lat ? do_lat : do_bw) || !strstr(ops, kop[k]))
+			continue;
+		for (size_t sz = k == 2 ? 8 : minsz; sz <= (k == 2 ? 8 : maxsz);
+		     sz *= 2) {
+			long it = sz <= 8192 ? iters : iters / 10;
+			long wu = sz <= 8192 ? warm : warm / 10;
+			long loops;
+			uint64_t t0 = 0;
+
+			if (it < 1)
+				it = 1;
+			loops = it / w > 2 ? it / w : 2;
 			for (int r = 0; r < reps; r++) {
-				for (long i = 0; i < wu + it; i++) {
-					if (i == wu)
-						t0 = now_ns();
-					put(local, sz);
-					flush(scratch);
+				if (lat) {
+					for (long i = 0; i < wu + it; i++) {
+						if (i == wu)
+							t0 = now_ns();
+						if (k == 0) {
+							put(local, sz);
+							flush(scratch);
+						} else if (k == 1) {
+							get(local, sz);
+							reap(0);
+						} else {
+							fop(&one, res);
+						}
+					}
+					tv[r] = (now_ns() - t0) / 1e3 / it;
+					continue;
 				}
-				tv[r] = (now_ns() - t0) / 1e3 / it;
-			}
-			emit("lat", "put", sz, it, "us");
-		}
-		if (do_lat && strstr(ops, "get")) {
-			for (int r = 0; r < reps; r++) {
-				for (long i = 0; i < wu + it; i++) {
-					if (i == wu)
-						t0 = now_ns();
-					get(local, sz);
-					reap(0);
-				}
-				tv[r] = (now_ns() - t0) / 1e3 / it;
-			}
-			emit("lat", "get", sz, it, "us");
-		}
-		if (do_bw && strstr(ops, "put")) {
-			for (int r = 0; r < reps; r++) {
 				for (long i = 0; i < loops + 1; i++) {
 					if (i == 1)
 						t0 = now_ns();
-					for (int j = 0; j < w; j++)
-						put(local, sz);
-					flush(scratch);
+					for (int j = 0; j < w; j++) {
+						if (k == 3)
+							put(local, sz);
+						else
+							get(local, sz);
+					}
+					if (k == 3)
+						flush(scratch);
+					else
+						reap(0);
 				}
 				tv[r] = (double)sz * w * loops /
 					((now_ns() - t0) / 1e3);
 			}
-			emit("bw", "put", sz, loops * w, "MB/s");
+			if (lat)
+				emit("lat", kop[k], sz, it, "us");
+			else
+				emit("bw", kop[k], sz, loops * w, "MB/s");
 		}
-		if (do_bw && strstr(ops, "get")) {
-			for (int r = 0; r < reps; r++) {
-				for (long i = 0; i < loops + 1; i++) {
-					if (i == 1)
-						t0 = now_ns();
-					for (int j = 0; j < w; j++)
-						get(local, sz);
-					reap(0);
-				}
-				tv[r] = (double)sz * w * loops /
-					((now_ns() - t0) / 1e3);
-			}
-			emit("bw", "get", sz, loops * w, "MB/s");
-		}
-	}
-	if (do_lat && strstr(ops, "fop")) {
-		uint64_t t0 = 0;
-
-		for (int r = 0; r < reps; r++) {
-			for (long i = 0; i < warm + iters; i++) {
-				if (i == warm)
-					t0 = now_ns();
-				fop(&one, res);
-			}
-			tv[r] = (now_ns() - t0) / 1e3 / iters;
-		}
-		emit("lat", "fop", 8, iters, "us");
 	}
 	if (write(sv[0], "x", 1) != 1)
 		kill(pid, SIGTERM);
