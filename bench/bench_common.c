@@ -19,7 +19,7 @@ const char *const bench_op_names[BOP_COUNT] = {
 };
 
 const char *const bench_sync_names[BSYNC_COUNT] = {
-	"flush", "lock", "lock_all", "fence", "pscw"
+	"flush", "lock", "lock_all", "fence", "pscw", "pingpong"
 };
 
 const char *const bench_flavor_names[BFLAV_COUNT] = {
@@ -43,8 +43,8 @@ static void usage(FILE *f, const char *prog, const char *extra_help)
 "benchmarks do: rank 0 is the origin, rank 1 the target.\n"
 "\n"
 "  -o LIST     operations: put,get,fop,cas,acc or all (default all)\n"
-"  -s LIST     sync modes: flush,lock,lock_all,fence,pscw or all\n"
-"              (default flush)\n"
+"  -s LIST     sync modes: flush,lock,lock_all,fence,pscw,pingpong (pp)\n"
+"              or all (default flush)\n"
 "  -w LIST     window flavours: allocate,create or all (default allocate)\n"
 "  -k LIST     measurements: lat,bw or all (default all; bw is put/get)\n"
 "  -m MIN:MAX  message sizes for put/get, powers of two; K and M\n"
@@ -67,17 +67,22 @@ static void usage(FILE *f, const char *prog, const char *extra_help)
 "Sync modes: flush = lock_all once, op + flush per iteration;\n"
 "lock = lock(shared)/op/unlock; lock_all = lock_all/op/unlock_all;\n"
 "fence = fence/op/fence, pscw = start/op/complete against post/wait\n"
-"(fence and pscw latency: ping-pong, half the round trip).\n",
+"(fence and pscw latency: ping-pong, half the round trip).\n"
+"pingpong = one-way put latency as ib_write_lat measures it: in lock_all\n"
+"epochs rank 0 puts to rank 1, which polls its own window memory for the\n"
+"message's last 8 bytes and puts back; half the round trip, no flush.\n"
+"Put latency only, sizes of 8 B and more; naming it makes -o default to\n"
+"put and, alone, -k default to lat.\n",
 		prog, BENCH_LARGE_MSG, BENCH_LARGE_MSG,
 		extra_help ? extra_help : "");
 }
 
 /* Parse a comma list of names into a bit mask; "all" sets every bit. */
 static int parse_list(const char *arg, const char *const *names, int n,
-		      unsigned *mask)
+		      unsigned *mask, unsigned *named)
 {
 	char *dup, *tok, *save = NULL;
-	unsigned m = 0;
+	unsigned m = 0, nm = 0;
 	int i, rc = 0;
 
 	dup = strdup(arg);
@@ -107,20 +112,27 @@ static int parse_list(const char *arg, const char *const *names, int n,
 			else if (!strcmp(tok, "accumulate"))
 				i = BOP_ACC;
 		}
-		if (i == n && names == bench_sync_names &&
-		    !strcmp(tok, "lockall"))
-			i = BSYNC_LOCK_ALL;
+		if (i == n && names == bench_sync_names) {
+			if (!strcmp(tok, "lockall"))
+				i = BSYNC_LOCK_ALL;
+			else if (!strcmp(tok, "pp"))
+				i = BSYNC_PP;
+		}
 		if (i == n) {
 			rc = -1;
 			break;
 		}
 		m |= 1u << i;
+		nm |= 1u << i;
 	}
 	free(dup);
 	if (!rc && !m)
 		rc = -1;
-	if (!rc)
+	if (!rc) {
 		*mask = m;
+		if (named)
+			*named = nm;
+	}
 	return rc;
 }
 
@@ -170,6 +182,37 @@ static int parse_long(const char *s, long min, long *out)
 	return 0;
 }
 
+/*
+ * Sync pingpong measures put latency only. Named in -s (not through
+ * "all"), it makes -o default to put and refuses other operations; as the
+ * only sync mode, it makes -k default to lat and needs sizes of 8 B.
+ */
+static int pingpong_opts(struct bench_opts *o, unsigned named_syncs,
+			 int set_o, int set_k, const char *prog, int loud)
+{
+	const char *why = NULL;
+	int alone = o->syncs == 1u << BSYNC_PP;
+
+	if (!(named_syncs & (1u << BSYNC_PP)))
+		return 0;
+	if (!set_o)
+		o->ops = 1u << BOP_PUT;
+	if (alone && !set_k)
+		o->kinds = 1u << BKIND_LAT;
+	if (o->ops != 1u << BOP_PUT)
+		why = "it measures put only (-o put)";
+	else if (alone && !(o->kinds & (1u << BKIND_LAT)))
+		why = "it measures latency only (-k lat)";
+	else if (alone && o->max_size < 8)
+		why = "its messages carry an 8-byte sequence number "
+			"(-m with sizes of 8 B or more)";
+	if (!why)
+		return 0;
+	if (loud)
+		fprintf(stderr, "%s: sync pingpong: %s\n", prog, why);
+	return -1;
+}
+
 int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 		     const char *prog, const char *extra,
 		     int (*extra_cb)(struct bench_opts *o, int c,
@@ -184,7 +227,8 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 	};
 	char shortopts[128];
 	long v;
-	int c, large_i = 0, large_x = 0;
+	int c, large_i = 0, large_x = 0, set_o = 0, set_k = 0;
+	unsigned named_syncs = 0;
 	char *colon;
 
 	memset(o, 0, sizeof(*o));
@@ -211,23 +255,25 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 		switch (c) {
 		case 'o':
 			if (parse_list(optarg, bench_op_names, BOP_COUNT,
-				       &o->ops))
+				       &o->ops, NULL))
 				goto bad;
+			set_o = 1;
 			break;
 		case 's':
 			if (parse_list(optarg, bench_sync_names, BSYNC_COUNT,
-				       &o->syncs))
+				       &o->syncs, &named_syncs))
 				goto bad;
 			break;
 		case 'w':
 			if (parse_list(optarg, bench_flavor_names, BFLAV_COUNT,
-				       &o->flavors))
+				       &o->flavors, NULL))
 				goto bad;
 			break;
 		case 'k':
 			if (parse_list(optarg, bench_kind_names, BKIND_COUNT,
-				       &o->kinds))
+				       &o->kinds, NULL))
 				goto bad;
+			set_k = 1;
 			break;
 		case 'm':
 			colon = strchr(optarg, ':');
@@ -306,6 +352,8 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 				argv[optind]);
 		return -1;
 	}
+	if (pingpong_opts(o, named_syncs, set_o, set_k, prog, loud))
+		return -1;
 	if (!large_i)
 		o->iters_large = o->iters >= 100 ? o->iters / 10 :
 			o->iters;
@@ -522,7 +570,8 @@ static void table_header(const struct bench_opts *o,
 {
 	printf("\n# %s %s, sync %s, window %s, transport %s",
 	       op_titles[r->op],
-	       r->kind == BKIND_LAT ? "latency" : "bandwidth",
+	       r->kind == BKIND_BW ? "bandwidth" :
+	       r->sync == BSYNC_PP ? "latency (one way)" : "latency",
 	       bench_sync_names[r->sync], bench_flavor_names[r->flavor],
 	       r->transport ? r->transport : "unknown");
 	if (r->kind == BKIND_BW)

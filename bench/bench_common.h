@@ -26,6 +26,7 @@ enum bench_sync {
 	BSYNC_LOCK_ALL,
 	BSYNC_FENCE,
 	BSYNC_PSCW,
+	BSYNC_PP,		/* put one way: ping-pong polling memory */
 	BSYNC_COUNT
 };
 

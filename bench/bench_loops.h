@@ -18,6 +18,12 @@
  *   int be_flush(b, rank), be_lock(b, rank) (shared), be_unlock(b, rank),
  *       be_lock_all(b), be_unlock_all(b), be_fence(b, int nosucceed),
  *       be_post(b, peer), be_start(b, peer), be_complete(b), be_wait(b)
+ *   void *be_local(struct be *)      this rank's own window memory (the
+ *                                    allocated base, or the created
+ *                                    window's buffer); NULL when it may not
+ *                                    be read directly
+ *   int be_sync(struct be *)         public and private window copies agree
+ *   long be_timeout_ms(struct be *)  bound on a wait that sees no progress
  *   const char *be_errstr(struct be *, int rc)
  *   void be_fatal(struct be *)       ends the whole run, never returns
  *
@@ -31,6 +37,10 @@
  *             fence, op, fence; half the time per iteration
  *   pscw      ping-pong: rank 0 start, op, complete, post, wait; rank 1
  *             post, wait, start, op, complete; half the time per iteration
+ *   pingpong  put only, as ib_write_lat: both in lock_all; rank 0 puts
+ *             `size` bytes ending in sequence number i to rank 1 and polls
+ *             its own window until rank 1's put brings i back; rank 1
+ *             polls for i, then puts; no flush; half the time per iteration
  * Bandwidth: the same, with `window` operations between synchronizations
  * (fence: rank 0 fence, ops, fence; pscw: start, ops, complete against
  * post, wait).
@@ -61,6 +71,8 @@ struct bench_state {
 	double *mc_mbps;
 	const char *what;	/* the call that failed */
 	int bad;		/* a data check failed */
+	int64_t pp_seq;		/* pingpong: last sequence number sent */
+	int pp_bad;		/* pingpong: rank 0 received wrong data */
 };
 
 #define BENCH_CHK(s, call)						\
@@ -124,6 +136,47 @@ fail:
 	return rc;
 }
 
+/*
+ * Pingpong: wait until the last 8 bytes of the first `size` of our own
+ * window memory hold `want` (a peer's put). Each read is an acquire load,
+ * with be_sync() between reads; a word that stays unchanged for the
+ * timeout ends the run.
+ */
+static int bench_pp_wait(struct bench_state *s, const unsigned char *mem,
+			 size_t size, int64_t want)
+{
+	const int64_t *p = (const int64_t *)(const void *)(mem + size - 8);
+	uint64_t now, since = 0;
+	uint64_t limit = (uint64_t)be_timeout_ms(s->b) * 1000000u;
+	int64_t v, seen = want - 1;
+	unsigned k = 0;
+	int rc;
+
+	while ((v = __atomic_load_n(p, __ATOMIC_ACQUIRE)) != want) {
+		if (v != seen) {
+			seen = v;
+			since = 0;
+		} else if (!(++k & 4095)) {
+			now = bench_now();
+			if (!since) {
+				since = now;
+			} else if (now - since > limit) {
+				fprintf(stderr, "%s: rank %d: sync pingpong: "
+					"no put arrived in %ld ms (waiting for "
+					"%lld, the word holds %lld)\n",
+					s->m->prog, be_rank(s->b),
+					be_timeout_ms(s->b), (long long)want,
+					(long long)v);
+				be_fatal(s->b);
+			}
+		}
+		rc = be_sync(s->b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* One timed latency loop; *ns is set on rank 0. */
 static void bench_lat_loop(struct bench_state *s, int op, int sync,
 			   size_t size, long warm, long iters, uint64_t *ns)
@@ -132,6 +185,8 @@ static void bench_lat_loop(struct bench_state *s, int op, int sync,
 	int me = be_rank(b), rc = 0;
 	long i, n = warm + iters;
 	uint64_t t0 = 0;
+	unsigned char *mem;
+	int64_t seq;
 
 	if (me > 1) {
 		bench_idle(s, sync, n, 3);
@@ -213,6 +268,28 @@ static void bench_lat_loop(struct bench_state *s, int op, int sync,
 			}
 		}
 		*ns = (bench_now() - t0) / 2;
+		break;
+	case BSYNC_PP:
+		mem = be_local(b);
+		BENCH_CHK(s, be_lock_all(b));
+		for (i = 0; i < n; i++) {
+			if (i == warm)
+				t0 = bench_now();
+			seq = ++s->pp_seq;
+			memcpy(s->src + size - 8, &seq, 8);
+			if (me == 0) {
+				BENCH_CHK(s, be_put(b, s->src, size, 1, 0));
+				BENCH_CHK(s, bench_pp_wait(s, mem, size, seq));
+			} else {
+				BENCH_CHK(s, bench_pp_wait(s, mem, size, seq));
+				BENCH_CHK(s, be_put(b, s->src, size, 0, 0));
+			}
+		}
+		*ns = (bench_now() - t0) / 2;
+		BENCH_CHK(s, be_unlock_all(b));
+		/* Rank 1 sent the same pattern and sequence numbers back. */
+		if (me == 0 && s->o->verify && memcmp(mem, s->src, size))
+			s->pp_bad = 1;
 		break;
 	}
 	return;
@@ -333,6 +410,7 @@ static void bench_prepare(struct bench_state *s, int op, size_t size)
 	s->res = 0;
 	s->cmp = -1;
 	s->swp = 0;
+	s->pp_bad = 0;
 	memset(s->dst, 0, size);
 	BENCH_CHK(s, be_barrier(b));
 	if (be_rank(b) == 0 && s->o->verify) {
@@ -366,7 +444,7 @@ static int bench_check(struct bench_state *s, int op, size_t size,
 		BENCH_CHK(s, be_unlock(b, 1));
 		switch (op) {
 		case BOP_PUT:
-			ok = !memcmp(s->chk, s->src, size);
+			ok = !memcmp(s->chk, s->src, size) && !s->pp_bad;
 			break;
 		case BOP_GET:
 			ok = !memcmp(s->dst, s->src, size) &&
@@ -430,9 +508,20 @@ static void bench_sweep_lat(struct bench_state *s, int op, int sync,
 	long iters, warm;
 	uint64_t ns = 0;
 
+	if (sync == BSYNC_PP && op != BOP_PUT)
+		return;
+	if (sync == BSYNC_PP && !be_local(s->b)) {
+		if (be_rank(s->b) == 0)
+			bench_out_note(o, "sync pingpong skipped (window %s): "
+				       "its memory may not be read directly",
+				       bench_flavor_names[flavor]);
+		return;
+	}
 	if (op > BOP_GET)
 		lo = hi = 8;
 	for (size = lo, si = 0; size <= hi; size *= 2, si++) {
+		if (sync == BSYNC_PP && size < 8)
+			continue;
 		iters = bench_lat_iters(o, size);
 		warm = bench_lat_warmup(o, size);
 		bench_prepare(s, op, size);
@@ -461,6 +550,8 @@ static void bench_sweep_bw(struct bench_state *s, int op, int sync,
 	uint64_t ns = 0;
 	double bw = 0;
 
+	if (sync == BSYNC_PP)	/* latency only */
+		return;
 	for (size = o->min_size, si = 0; size <= o->max_size;
 	     size *= 2, si++) {
 		loops = bench_bw_loops(o, size);

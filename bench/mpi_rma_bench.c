@@ -32,6 +32,7 @@
 struct be {
 	MPI_Win win;
 	int have_win;
+	int unified;		/* the window's memory model is unified */
 	void *base;
 	void *own;		/* created windows: our memory */
 	MPI_Group grp[2];	/* {0} and {1}, for post/start */
@@ -93,7 +94,7 @@ static void be_name_transport(struct be *b)
 
 static int be_win_open(struct be *b, int flavor, size_t bytes)
 {
-	int rc;
+	int rc, flag = 0, *model = NULL;
 
 	if (flavor == BFLAV_ALLOCATE) {
 		rc = MPI_Win_allocate((MPI_Aint)bytes, 1, MPI_INFO_NULL,
@@ -108,6 +109,9 @@ static int be_win_open(struct be *b, int flavor, size_t bytes)
 		return rc;
 	b->have_win = 1;
 	MPI_Win_set_errhandler(b->win, MPI_ERRORS_RETURN);
+	b->unified = MPI_Win_get_attr(b->win, MPI_WIN_MODEL, &model,
+				      &flag) == MPI_SUCCESS && flag &&
+		*model == MPI_WIN_UNIFIED;
 	be_name_transport(b);
 	return MPI_Barrier(MPI_COMM_WORLD);
 }
@@ -211,6 +215,23 @@ static inline int be_complete(struct be *b)
 static inline int be_wait(struct be *b)
 {
 	return MPI_Win_wait(b->win);
+}
+
+/* Loads see remote puts (after MPI_Win_sync) in the unified model only. */
+static void *be_local(struct be *b)
+{
+	return b->unified ? b->base : NULL;
+}
+
+static inline int be_sync(struct be *b)
+{
+	return MPI_Win_sync(b->win);
+}
+
+/* MPI has no bound on waits of its own: one minute. */
+static long be_timeout_ms(struct be *b)
+{
+	return 60000;
 }
 
 static const char *be_errstr(struct be *b, int rc)

@@ -33,6 +33,8 @@ struct be {
 	win_group_t *grp;
 	win_t *win;
 	void *own;		/* created windows: our memory */
+	void *base;		/* our part of the window */
+	long timeout_ms;	/* the context's bound on waits */
 	int rank;
 	int size;
 	char transport[64];
@@ -62,13 +64,13 @@ static int be_barrier(struct be *b)
 static int be_win_open(struct be *b, int flavor, size_t bytes)
 {
 	const char *t;
-	void *base;
 	int rc;
 
 	if (flavor == BFLAV_ALLOCATE) {
-		rc = win_allocate(b->grp, bytes, 1, NULL, &base, &b->win);
+		rc = win_allocate(b->grp, bytes, 1, NULL, &b->base, &b->win);
 	} else {
 		b->own = bench_alloc(bytes);
+		b->base = b->own;
 		rc = win_create(b->grp, b->own, bytes, 1, NULL, &b->win);
 	}
 	if (rc)
@@ -84,6 +86,7 @@ static int be_win_close(struct be *b)
 	int rc = win_free(b->win);
 
 	b->win = NULL;
+	b->base = NULL;
 	free(b->own);
 	b->own = NULL;
 	return rc;
@@ -178,6 +181,21 @@ static inline int be_wait(struct be *b)
 	return win_wait(b->win);
 }
 
+static void *be_local(struct be *b)
+{
+	return b->base;
+}
+
+static inline int be_sync(struct be *b)
+{
+	return win_sync(b->win);
+}
+
+static long be_timeout_ms(struct be *b)
+{
+	return b->timeout_ms;
+}
+
 static const char *be_errstr(struct be *b, int rc)
 {
 	const char *detail = win_last_error();
@@ -247,9 +265,13 @@ static int run_rank(const struct bench_opts *o, const char *name, int rank)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.transports = o->transports;
 	/* Ranks wait in barriers while rank 0 measures memcpy: be patient. */
-	if (!getenv("WIN_TIMEOUT_MS"))
+	tenv = getenv("WIN_TIMEOUT_MS");
+	if (!tenv)
 		cfg.timeout_ms = 600000;
 	rc = win_init(&cfg, &b.ctx);
+	/* What win_init took: ours, the variable, or its default. */
+	b.timeout_ms = cfg.timeout_ms ? cfg.timeout_ms :
+		       *tenv ? atol(tenv) : 60000;
 	if (rc) {
 		fprintf(stderr, "winbench: rank %d: win_init: %s\n", rank,
 			be_errstr(&b, rc));

@@ -5,7 +5,9 @@
 # device in the same guest run, with ratios.
 #   latency:   winbench put (put + flush), get, fetch-op, compare-swap, 8 B
 #              vs ib_write_lat, ib_read_lat, ib_atomic_lat (fetch-add and
-#              compare-swap; t_typical, 8 B)
+#              compare-swap; t_typical, 8 B); winbench's one-way put
+#              (-s pingpong: half a ping-pong of polled puts, as
+#              ib_write_lat measures) vs ib_write_lat
 #   bandwidth: winbench put and get 64 KiB (64 per flush)
 #              vs ib_write_bw and ib_read_bw -s 65536
 # Targets: latency ratio <= 1.1, bandwidth ratio >= 0.9.
@@ -93,13 +95,18 @@ for round in $(seq 1 "$rounds"); do
 	timeout 900 bench/winbench -T verbs -o put,get,fop,cas -k lat -m 8:8 \
 		-i "$iters" -x 50 -r 3 -M --csv >"$out.lat" 2>&1 ||
 		{ cat "$out.lat"; fail "winbench latency run failed"; }
+	timeout 900 bench/winbench -T verbs -o put -s pp -k lat -m 8:8 \
+		-i "$iters" -x 50 -r 3 -M --csv >"$out.pp" 2>&1 ||
+		{ cat "$out.pp"; fail "winbench one-way put run failed"; }
 	timeout 900 bench/winbench -T verbs -o put,get -k bw -m 65536:65536 \
 		-I $((iters / 4)) -X 10 -r 3 -M --csv >"$out.bw" 2>&1 ||
 		{ cat "$out.bw"; fail "winbench bandwidth run failed"; }
 	grep -q ',verbs,' "$out.lat" || fail "winbench did not run over verbs"
-	grep '^libwin' "$out.lat" "$out.bw" | sed 's/^/  winbench: /'
+	grep '^libwin' "$out.lat" "$out.pp" "$out.bw" |
+		sed 's/^/  winbench: /'
 
 	row "$round" put_lat "$(med lat put "$out.lat")" "$wl"
+	row "$round" pp_lat "$(med lat put "$out.pp")" "$wl"
 	row "$round" get_lat "$(med lat get "$out.lat")" "$rl"
 	row "$round" fop_lat "$(med lat fop "$out.lat")" "$fl"
 	row "$round" cas_lat "$(med lat cas "$out.lat")" "$cl"
@@ -121,15 +128,16 @@ function median(a, n,    i, j, t) {
 	lw[m, n[m]] = $3; pt[m, n[m]] = $4; ra[m, n[m]] = $3 / $4
 }
 END {
-	split("put_lat get_lat fop_lat cas_lat put_bw get_bw", order, " ")
+	split("put_lat pp_lat get_lat fop_lat cas_lat put_bw get_bw", order, " ")
 	label["put_lat"] = "put+flush 8 B (us) / ib_write_lat"
+	label["pp_lat"] = "put 8 B one-way (us) / ib_write_lat"
 	label["get_lat"] = "get 8 B (us) / ib_read_lat"
 	label["fop_lat"] = "fetch_op 8 B (us) / ib_atomic_lat FA"
 	label["cas_lat"] = "cas 8 B (us) / ib_atomic_lat CS"
 	label["put_bw"] = "put 64 KiB (MB/s) / ib_write_bw"
 	label["get_bw"] = "get 64 KiB (MB/s) / ib_read_bw"
 	printf "%-38s %9s %9s %7s %s\n", "measure", "libwin", "perftest", "ratio", "target"
-	for (k = 1; k <= 6; k++) {
+	for (k = 1; k in order; k++) {
 		m = order[k]
 		if (!n[m]) {
 			printf "%-38s (no round gave both figures)\n", label[m]
