@@ -400,19 +400,49 @@ static int staged_prepare(struct kshim_port *port, struct kshim_win *win, bool r
 	return -EINPROGRESS;
 }
 
+struct stage_fill {
+	struct kshim_port *port;
+	struct vm_area_struct *vma;
+	unsigned long first; /* stage index mapped at vma->vm_start */
+	unsigned long lo;
+	const u16 *use;
+};
+
+/* apply_to_page_range callback, under the PTE table's lock: no sleeping */
+static int stage_fill_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	struct stage_fill *f = data;
+	unsigned long i = f->first + ((addr - f->vma->vm_start) >> PAGE_SHIFT) - f->lo;
+
+	if (f->use[i] && pte_none(ptep_get(pte)))
+		set_pte_at(f->vma->vm_mm, addr, pte,
+			   pte_mkspecial(pfn_pte(page_to_pfn(f->port->stage[f->lo + i]),
+						 f->vma->vm_page_prot)));
+	return 0;
+}
+
 /*
  * Map the fresh staging pages [lo, lo+n) (those in use[]) into the
  * caller's view of the staging area at once: a staging buffer is meant to
- * be filled again, and one PTE insertion here is much cheaper than a page
+ * be filled again, and filling the PTEs here is much cheaper than a page
  * fault per page later. Only the mapping that holds `uaddr` (the batch's
  * first op's range) is filled; other views of the area fault as usual.
- * Caller holds mmap_lock (read) and stage_mutex.
+ *
+ * One walk over the range, one PTE lock per page table, writing the
+ * special PFN entries the fault handler's vmf_insert_pfn() would write:
+ * the pages are ordinary RAM from the pool, write-back, which is what the
+ * mapping's vm_page_prot says, so PAT has nothing to change. The range was
+ * just zapped under stage_mutex, which the fault handler also takes, so
+ * every entry is empty and no TLB holds a stale one; an entry found
+ * present anyway is left alone. Caller holds mmap_lock (read) and
+ * stage_mutex.
  */
 static void stage_refill_ptes(struct kshim_port *port, u64 uaddr, unsigned long lo,
 			      unsigned long n, const u16 *use)
 {
 	struct vm_area_struct *vma = vma_lookup(current->mm, uaddr);
-	unsigned long i;
+	struct stage_fill f = { .port = port, .vma = vma, .lo = lo, .use = use };
+	unsigned long start, end, vpages;
 
 	/* our staging mapping, still readable and writable (else: faults) */
 	if (!vma || !vma->vm_file || vma->vm_file->private_data != port ||
@@ -420,18 +450,15 @@ static void stage_refill_ptes(struct kshim_port *port, u64 uaddr, unsigned long 
 	    !(vma->vm_flags & VM_PFNMAP) || vma->vm_pgoff < KSHIM_STAGE_PGOFF ||
 	    (vma->vm_flags & (VM_READ | VM_WRITE)) != (VM_READ | VM_WRITE))
 		return;
-	for (i = 0; i < n; i++) {
-		unsigned long pg = KSHIM_STAGE_PGOFF + lo + i, addr;
-
-		if (!use[i] || pg < vma->vm_pgoff)
-			continue;
-		addr = vma->vm_start + ((pg - vma->vm_pgoff) << PAGE_SHIFT);
-		if (addr >= vma->vm_end)
-			break;
-		if (vmf_insert_pfn(vma, addr, page_to_pfn(port->stage[lo + i])) &
-		    VM_FAULT_ERROR)
-			break;
-	}
+	f.first = vma->vm_pgoff - KSHIM_STAGE_PGOFF;
+	vpages = vma_pages(vma);
+	/* [lo, lo+n) clipped to the stage indices this mapping shows */
+	if (lo + n <= f.first || lo >= f.first + vpages)
+		return;
+	start = max(lo, f.first);
+	end = min(lo + n, f.first + vpages);
+	apply_to_page_range(vma->vm_mm, vma->vm_start + ((start - f.first) << PAGE_SHIFT),
+			    (end - start) << PAGE_SHIFT, stage_fill_pte, &f);
 }
 
 /*
