@@ -59,6 +59,10 @@ static void usage(FILE *f, const char *prog, const char *extra_help)
 "              (default 64)\n"
 "  -M          skip the memcpy reference\n"
 "  -V          skip the data checks after the loops\n"
+"  -P          latency with sync flush or pingpong: time every operation\n"
+"              and report the median, min and max of single operations\n"
+"              over all repetitions (as perftest's t_typical), not of\n"
+"              each repetition's mean\n"
 "  -c, --csv   CSV output\n"
 "  -j, --json  JSON output\n"
 "  -h, --help  this help\n"
@@ -247,7 +251,7 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 	o->memcpy_ref = 1;
 	o->verify = 1;
 
-	snprintf(shortopts, sizeof(shortopts), "o:s:w:k:m:i:x:I:X:r:W:MVcjh%s",
+	snprintf(shortopts, sizeof(shortopts), "o:s:w:k:m:i:x:I:X:r:W:MVPcjh%s",
 		 extra ? extra : "");
 	optind = 1;
 	opterr = loud;
@@ -325,6 +329,9 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 			break;
 		case 'V':
 			o->verify = 0;
+			break;
+		case 'P':
+			o->per_op = 1;
 			break;
 		case 'c':
 			o->fmt = BFMT_CSV;

@@ -72,6 +72,7 @@ struct bench_opts {
 	int fmt;
 	int memcpy_ref;		/* measure the memcpy reference */
 	int verify;		/* check the data after the loops */
+	int per_op;		/* latency: time each operation (-P) */
 	const char *transports;	/* winbench: allowed libwin transports */
 };
 

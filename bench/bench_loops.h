@@ -66,6 +66,9 @@ struct bench_state {
 	int64_t res;		/* fop/cas result */
 	int64_t cmp, swp;	/* cas operands */
 	double *tv;		/* one value per repetition */
+	double *ov;		/* -P: one value per timed operation (us) */
+	long nov, ovcap;
+	uint64_t ovlast;	/* -P: end of the previous operation */
 	int nsizes;
 	double *mc_us;		/* memcpy reference per size index */
 	double *mc_mbps;
@@ -83,6 +86,24 @@ struct bench_state {
 			goto fail;					\
 		}							\
 	} while (0)
+
+/*
+ * -P: called on rank 0 as timed iteration `i` (of a loop whose first
+ * timed one is `warm`) ends; records its time, divided by `div` (2 for a
+ * ping-pong, which times a round trip).
+ */
+static inline void bench_op_done(struct bench_state *s, long i, long warm,
+				 int div)
+{
+	uint64_t now;
+
+	if (!s->o->per_op || i < warm || !s->ov)
+		return;
+	now = bench_now();
+	if (i > warm && s->nov < s->ovcap)
+		s->ov[s->nov++] = (double)(now - s->ovlast) / 1e3 / div;
+	s->ovlast = now;
+}
 
 static void bench_fail(struct bench_state *s, int rc)
 {
@@ -200,9 +221,11 @@ static void bench_lat_loop(struct bench_state *s, int op, int sync,
 		for (i = 0; i < n; i++) {
 			if (i == warm)
 				t0 = bench_now();
+			bench_op_done(s, i, warm, 1);
 			BENCH_CHK(s, bench_do_op(s, op, size, 1));
 			BENCH_CHK(s, be_flush(b, 1));
 		}
+		bench_op_done(s, n, warm, 1);
 		*ns = bench_now() - t0;
 		BENCH_CHK(s, be_unlock_all(b));
 		break;
@@ -275,6 +298,8 @@ static void bench_lat_loop(struct bench_state *s, int op, int sync,
 		for (i = 0; i < n; i++) {
 			if (i == warm)
 				t0 = bench_now();
+			if (me == 0)
+				bench_op_done(s, i, warm, 2);
 			seq = ++s->pp_seq;
 			memcpy(s->src + size - 8, &seq, 8);
 			if (me == 0) {
@@ -285,6 +310,8 @@ static void bench_lat_loop(struct bench_state *s, int op, int sync,
 				BENCH_CHK(s, be_put(b, s->src, size, 0, 0));
 			}
 		}
+		if (me == 0)
+			bench_op_done(s, n, warm, 2);
 		*ns = (bench_now() - t0) / 2;
 		BENCH_CHK(s, be_unlock_all(b));
 		/* Rank 1 sent the same pattern and sequence numbers back. */
@@ -490,7 +517,11 @@ static double bench_emit(struct bench_state *s, int kind, int op, int sync,
 	r.iters = iters;
 	r.reps = s->o->reps;
 	r.verified = verified;
-	bench_stats(s->tv, s->o->reps, &r.median, &r.min, &r.max);
+	if (s->nov > 0)
+		bench_stats(s->ov, (int)s->nov, &r.median, &r.min, &r.max);
+	else
+		bench_stats(s->tv, s->o->reps, &r.median, &r.min, &r.max);
+	s->nov = 0;
 	if (op <= BOP_GET && si >= 0 && s->mc_us) {
 		r.memcpy_us = s->mc_us[si];
 		r.memcpy_mbps = s->mc_mbps[si];
@@ -639,13 +670,23 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 	s->dst = bench_alloc(bufsz);
 	s->chk = bench_alloc(bufsz);
 	s->tv = calloc((size_t)o->reps, sizeof(double));
-	if (!s->tv) {
+	if (o->per_op) {
+		long most = o->iters > o->iters_large ? o->iters : o->iters_large;
+
+		s->ovcap = most * o->reps;
+		s->ov = calloc((size_t)s->ovcap, sizeof(double));
+	}
+	if (!s->tv || (o->per_op && !s->ov)) {
 		fprintf(stderr, "%s: out of memory\n", m->prog);
 		be_fatal(b);
 	}
 
 	if (be_rank(b) == 0)
 		bench_out_begin(o, m);
+	if (be_rank(b) == 0 && o->per_op)
+		bench_out_note(o, "-P: latency with sync flush and pingpong is "
+			       "the median (min, max) of single operations "
+			       "over all repetitions");
 	if (o->memcpy_ref && (o->ops & ((1u << BOP_PUT) | (1u << BOP_GET))))
 		bench_memcpy_all(s);
 
@@ -680,6 +721,7 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 	free(s->dst);
 	free(s->chk);
 	free(s->tv);
+	free(s->ov);
 	free(s->mc_us);
 	free(s->mc_mbps);
 	return s->bad ? 2 : 0;
