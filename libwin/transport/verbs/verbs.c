@@ -59,8 +59,20 @@
  * every later operation on it fails (WIN_ERR_PEER when the peer stopped
  * answering, WIN_ERR_TRANSPORT otherwise); every wait is bounded by the
  * context's timeout and checks for dead members of the group.
+ *
+ * The device itself: its asynchronous events are read without blocking
+ * (the event descriptor is made non-blocking when the device is opened)
+ * from the slow path of every wait and every VB_HEALTH_EVERY posts. A QP
+ * error event fails the peer that QP serves; a fatal device event, or the
+ * device's uverbs entry vanishing from sysfs (`rdma link delete` of a
+ * Soft-RoCE device: rxe cannot disassociate its user contexts, so the
+ * kernel waits for the processes to close them and sends no event), marks
+ * the device dead. From then on every operation on every window fails
+ * with WIN_ERR_TRANSPORT naming the device, waits return at once, and
+ * freeing windows and finalizing release what the kernel still holds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -84,6 +96,8 @@
 #define VB_CHUNK (64u << 10)       /* largest piece through the ring */
 #define VB_NENTS 4096              /* ring entries in flight */
 #define VB_INLINE_WANT 220
+#define VB_HEALTH_EVERY 64         /* posts between device checks */
+#define VB_PRESENCE_MS 250         /* sysfs look-ups at most this often */
 
 const struct win_transport win_verbs_transport;
 
@@ -105,6 +119,16 @@ struct vb_state {
 	union ibv_gid gid;
 	int gid_type;
 	bool flush_read;
+	/* Device health (the context is used by one thread at a time). */
+	struct vb_win *wins;   /* open windows, to fail on a device error */
+	unsigned ticks;        /* posts, for VB_HEALTH_EVERY */
+	int dead;              /* WIN_OK, or WIN_ERR_TRANSPORT: device gone */
+	char dead_why[160];
+	char presence[IBV_SYSFS_PATH_MAX + 8]; /* uverbs "ibdev" file, or "" */
+	uint64_t presence_next; /* ms: next sysfs look-up */
+	bool async_ok;         /* async_fd is non-blocking: events are read */
+	bool port_down;        /* IBV_EVENT_PORT_ERR since the last ACTIVE */
+	unsigned port_events;  /* port errors seen */
 };
 
 struct vb_peer {
@@ -117,7 +141,7 @@ struct vb_peer {
 	unsigned unsig;     /* unsignaled requests since the last signaled */
 	bool dirty;         /* writes since the last flush */
 	int err;            /* WIN_OK, or why the QP is out of service */
-	char why[120];
+	char why[160];
 };
 
 /* A piece of the bounce ring in flight. */
@@ -133,6 +157,7 @@ struct vb_ent {
 struct vb_win {
 	struct win *w;
 	struct vb_state *vs;
+	struct vb_win *next;   /* vs->wins */
 	struct ibv_cq *cq;
 	struct ibv_mr *data_mr, *ctrl_mr, *buf_mr;
 	char *buf;          /* scratch, then the bounce ring */
@@ -363,6 +388,79 @@ static void vb_close(void *state)
 }
 
 /*
+ * Read the device name from the uverbs entry's "ibdev" file: its length,
+ * or -1 with errno set.
+ */
+static ssize_t read_ibdev(const char *path, char *name, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, name, size - 1);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == ' '))
+		n--;
+	name[n] = 0;
+	return n;
+}
+
+/* Does the device's uverbs entry still name it? Unknown counts as yes. */
+static bool vb_present(struct vb_state *vs)
+{
+	char name[IBV_SYSFS_NAME_MAX + 2];
+
+	if (!vs->presence[0])
+		return true;
+	if (read_ibdev(vs->presence, name, sizeof(name)) < 0)
+		return !(errno == ENOENT || errno == ENODEV || errno == ENXIO);
+	return strcmp(name, vs->devname) == 0;
+}
+
+/*
+ * Once the device is open: its asynchronous events are read without
+ * blocking, and its uverbs entry in sysfs (which the kernel removes first
+ * when the device is unregistered) is watched if it names the device now.
+ */
+static void vb_watch_setup(struct vb_state *vs)
+{
+	struct ibv_device *dev = vs->dc->device;
+	int fl = fcntl(vs->dc->async_fd, F_GETFL);
+	char name[IBV_SYSFS_NAME_MAX + 2];
+
+	vs->async_ok = fl >= 0 &&
+		       fcntl(vs->dc->async_fd, F_SETFL, fl | O_NONBLOCK) == 0;
+	if (!vs->async_ok)
+		win_log(vs->ctx, WIN_LOG_WARN, "verbs: %s: cannot make the "
+			"asynchronous event descriptor non-blocking (%s); its "
+			"events are not read", vs->devname, strerror(errno));
+	vs->presence[0] = 0;
+	if (dev && dev->dev_path[0])
+		snprintf(vs->presence, sizeof(vs->presence), "%s/ibdev",
+			 dev->dev_path);
+	else if (dev && dev->dev_name[0])
+		snprintf(vs->presence, sizeof(vs->presence),
+			 "/sys/class/infiniband_verbs/%s/ibdev", dev->dev_name);
+	if (vs->presence[0] &&
+	    (read_ibdev(vs->presence, name, sizeof(name)) <= 0 ||
+	     strcmp(name, vs->devname))) {
+		win_log(vs->ctx, WIN_LOG_INFO, "verbs: %s: %s does not name "
+			"the device; its removal is noticed by events only",
+			vs->devname, vs->presence);
+		vs->presence[0] = 0;
+	}
+	vs->presence_next = win_now_ms() + VB_PRESENCE_MS;
+}
+
+/*
  * Open the device, pick the port and GID, allocate the PD: the first time
  * a window needs verbs (or wininfo describes it). Slow under emulation
  * (tens to hundreds of ms per process), so win_init and group joins do not
@@ -374,6 +472,10 @@ static int vb_up(struct vb_state *vs)
 	int n = 0, rc;
 
 	pthread_mutex_lock(&vs->lock);
+	if (vs->dead) {
+		pthread_mutex_unlock(&vs->lock);
+		return win_seterr(vs->dead, "verbs: %s", vs->dead_why);
+	}
 	if (vs->up || vs->up_rc) {
 		rc = vs->up_rc;
 		pthread_mutex_unlock(&vs->lock);
@@ -419,6 +521,7 @@ static int vb_up(struct vb_state *vs)
 		return win_seterr(rc, "%s", vs->up_why);
 	}
 	vs->up = true;
+	vb_watch_setup(vs);
 	pthread_mutex_unlock(&vs->lock);
 	win_log(vs->ctx, WIN_LOG_INFO, "verbs: %s port %u gid index %d",
 		vs->devname, vs->port, vs->gid_index);
@@ -509,6 +612,18 @@ static int peer_fail(struct vb_win *vw, int r, int status, const char *fmt,
 	return win_seterr(p->err, "verbs, rank %d: %s", r, p->why);
 }
 
+/* Take r out of service for an event, leaving the caller's message. */
+static void peer_mark(struct vb_win *vw, int r, const char *what)
+{
+	struct vb_peer *p = &vw->p[r];
+
+	if (p->err == WIN_OK) {
+		snprintf(p->why, sizeof(p->why), "%s on %s", what,
+			 vw->vs->devname);
+		p->err = WIN_ERR_TRANSPORT;
+	}
+}
+
 static int peer_status(struct vb_win *vw, int r)
 {
 	struct vb_peer *p = &vw->p[r];
@@ -518,15 +633,153 @@ static int peer_status(struct vb_win *vw, int r)
 	return win_seterr(p->err, "verbs, rank %d: %s", r, p->why);
 }
 
+/* ------------------------------------------------------------------ */
+/* Device health: asynchronous events, removal                         */
+/* ------------------------------------------------------------------ */
+
+static int dead_status(struct vb_state *vs)
+{
+	return win_seterr(vs->dead, "verbs: %s", vs->dead_why);
+}
+
+/* The device is gone: every peer of every window fails with the reason. */
+static void vb_mark_dead(struct vb_state *vs, const char *how)
+{
+	if (vs->dead)
+		return;
+	snprintf(vs->dead_why, sizeof(vs->dead_why), "device %s is gone (%s)",
+		 vs->devname, how);
+	vs->dead = WIN_ERR_TRANSPORT;
+	win_log(vs->ctx, WIN_LOG_WARN, "verbs: %s", vs->dead_why);
+	for (struct vb_win *vw = vs->wins; vw; vw = vw->next)
+		for (int r = 0; r < vw->n; r++) {
+			/* This reason replaces any earlier one (a flushed
+			 * completion, say): it is the cause. */
+			vw->p[r].err = vs->dead;
+			snprintf(vw->p[r].why, sizeof(vw->p[r].why), "%s",
+				 vs->dead_why);
+		}
+}
+
+/* A QP error event: the peer that QP serves is out of service. */
+static void vb_qp_event(struct vb_state *vs, struct ibv_qp *qp,
+			enum ibv_event_type t)
+{
+	for (struct vb_win *vw = vs->wins; vw; vw = vw->next)
+		for (int r = 0; r < vw->n; r++)
+			if (vw->p[r].qp == qp ||
+			    (r == vw->w->rank && vw->self_resp == qp)) {
+				peer_mark(vw, r, ibv_event_type_str(t));
+				return;
+			}
+}
+
+/* Read the device's pending asynchronous events (never blocks). */
+static void vb_async(struct vb_state *vs)
+{
+	struct ibv_async_event ev;
+	char how[80];
+
+	if (!vs->async_ok || vs->dead)
+		return;
+	for (int i = 0; i < 64; i++) {
+		if (ibv_get_async_event(vs->dc, &ev)) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				return;
+			/* EIO: the kernel disassociated the context. */
+			snprintf(how, sizeof(how), "asynchronous events: %s",
+				 strerror(errno));
+			vb_mark_dead(vs, how);
+			return;
+		}
+		switch (ev.event_type) {
+		case IBV_EVENT_DEVICE_FATAL:
+			vb_mark_dead(vs, "fatal device error");
+			break;
+		case IBV_EVENT_QP_FATAL:
+		case IBV_EVENT_QP_REQ_ERR:
+		case IBV_EVENT_QP_ACCESS_ERR:
+		case IBV_EVENT_PATH_MIG_ERR:
+			vb_qp_event(vs, ev.element.qp, ev.event_type);
+			break;
+		case IBV_EVENT_CQ_ERR:
+			for (struct vb_win *vw = vs->wins; vw; vw = vw->next)
+				if (vw->cq == ev.element.cq)
+					for (int r = 0; r < vw->n; r++)
+						peer_mark(vw, r, "completion "
+							  "queue error");
+			break;
+		case IBV_EVENT_PORT_ERR:
+			if (ev.element.port_num == vs->port) {
+				vs->port_down = true;
+				vs->port_events++;
+				win_log(vs->ctx, WIN_LOG_WARN, "verbs: %s port "
+					"%u went down", vs->devname, vs->port);
+			}
+			break;
+		case IBV_EVENT_PORT_ACTIVE:
+			if (ev.element.port_num == vs->port)
+				vs->port_down = false;
+			break;
+		default:
+			break;
+		}
+		/* Unacknowledged events would block ibv_destroy_qp/cq. */
+		ibv_ack_async_event(&ev);
+		if (vs->dead)
+			return;
+	}
+}
+
+/*
+ * Events now; the sysfs entry when `now` or VB_PRESENCE_MS have passed.
+ * WIN_OK, or the dead device's status (message set).
+ */
+static int vb_check_device(struct vb_state *vs, bool now)
+{
+	uint64_t t;
+
+	if (vs->dead)
+		return dead_status(vs);
+	if (!vs->dc)
+		return WIN_OK;
+	vb_async(vs);
+	if (!vs->dead && vs->presence[0]) {
+		t = win_now_ms();
+		if (now || t >= vs->presence_next) {
+			vs->presence_next = t + VB_PRESENCE_MS;
+			if (!vb_present(vs))
+				vb_mark_dead(vs, "its uverbs entry was removed");
+		}
+	}
+	return vs->dead ? dead_status(vs) : WIN_OK;
+}
+
+/* Cheap enough for every post: a look at the device now and then. */
+static inline int vb_tick(struct vb_state *vs)
+{
+	if (unlikely(vs->dead))
+		return dead_status(vs);
+	if (likely(++vs->ticks % VB_HEALTH_EVERY))
+		return WIN_OK;
+	return vb_check_device(vs, false);
+}
+
 /* Poll the CQ once; returns the number of completions or an error. */
 static int vb_poll(struct vb_win *vw)
 {
 	struct ibv_wc wc[16];
 	int n = ibv_poll_cq(vw->cq, 16, wc);
 
-	if (n < 0)
+	if (unlikely(n < 0)) {
+		int rc = vb_check_device(vw->vs, true);
+
+		if (rc)
+			return rc;
 		return win_seterr(WIN_ERR_TRANSPORT, "verbs: ibv_poll_cq "
 				  "failed on %s", vw->vs->devname);
+	}
 	for (int i = 0; i < n; i++) {
 		int r = (int)(wc[i].wr_id >> 48);
 		uint64_t seq = wc[i].wr_id & ((1ull << 48) - 1);
@@ -617,6 +870,13 @@ static int vb_progress_until(struct vb_win *vw, int r,
 		sched_yield();
 		if (idle % 256)
 			continue;
+		/* Completions may never come from a device that is gone
+		 * (its queues may stop being updated): look before waiting
+		 * on. */
+		if ((rc = vb_check_device(vw->vs, false)))
+			return rc;
+		if (r >= 0 && (rc = peer_status(vw, r)))
+			return rc;
 		if (!deadline)
 			deadline = win_now_ms() +
 				   (uint64_t)vw->w->ctx->timeout_ms;
@@ -625,9 +885,12 @@ static int vb_progress_until(struct vb_win *vw, int r,
 					  "from rank %d in %d ms", r,
 					  vw->w->ctx->timeout_ms);
 		/* Only the member waited for (all for r < 0): another one
-		 * that finished and exited must not fail this wait. */
+		 * that finished and exited must not fail this wait. A
+		 * member that exited because the device went away does
+		 * not hide that cause. */
 		if ((rc = win_group_check_peer(vw->w->group, r)))
-			return rc;
+			return vb_check_device(vw->vs, true) ?
+			       vw->vs->dead : rc;
 	}
 }
 
@@ -677,6 +940,8 @@ static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 
 	if (unlikely(p->err))
 		return peer_status(vw, r);
+	if (unlikely((rc = vb_tick(vw->vs))))
+		return rc;
 	if (p->posted - p->completed + (uint64_t)nwr >= vw->depth) {
 		struct seq_arg a = { r, (uint64_t)nwr };
 
@@ -697,9 +962,21 @@ static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 		p->unsig = 0;
 	}
 	rc = ibv_post_send(p->qp, first, &bad);
-	if (unlikely(rc))
+	if (unlikely(rc)) {
+		char how[80];
+
+		/* A device that went away fails every window alike. */
+		if (vb_check_device(vw->vs, true) == WIN_OK &&
+		    (rc == EIO || rc == ENODEV)) {
+			snprintf(how, sizeof(how), "ibv_post_send: %s",
+				 strerror(rc));
+			vb_mark_dead(vw->vs, how);
+		}
+		if (vw->vs->dead)
+			return dead_status(vw->vs);
 		return peer_fail(vw, r, WIN_ERR_TRANSPORT, "ibv_post_send: %s",
 				 strerror(rc));
+	}
 	return WIN_OK;
 }
 
@@ -796,6 +1073,16 @@ static int vb_win_close(struct win *w, void *tw)
 
 	if (!vw)
 		return WIN_OK;
+	if (vw->vs) {
+		struct vb_win **pp = &vw->vs->wins;
+
+		while (*pp && *pp != vw)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = vw->next;
+	}
+	/* After the device went away these may fail (EIO): nothing more
+	 * can be released then, so go on with the rest. */
 	for (int r = 0; vw->p && r < vw->n; r++)
 		if (vw->p[r].qp)
 			ibv_destroy_qp(vw->p[r].qp);
@@ -1060,6 +1347,8 @@ out:
 		vb_win_close(w, vw);
 		return rc;
 	}
+	vw->next = vs->wins;
+	vs->wins = vw;
 	*twp = vw;
 	return WIN_OK;
 }
@@ -1198,6 +1487,8 @@ static int vb_req_progress(void *tw, struct win_req *req, int *done)
 	*done = 1;
 	if (!req->tp_data[0])
 		return WIN_OK;
+	if ((rc = vb_tick(vw->vs)))
+		return rc;
 	a.ticket = req->tp_data[0] - 1;
 	if (ticket_done(vw, &a))
 		return peer_status(vw, r);
@@ -1574,6 +1865,8 @@ static int vb_flush(void *tw, int rank)
 	int lo = rank < 0 ? 0 : rank, hi = rank < 0 ? vw->n : rank + 1;
 	int rc;
 
+	if ((rc = vb_tick(vw->vs)))
+		return rc;
 	for (int r = lo; r < hi; r++) {
 		struct vb_peer *p = &vw->p[r];
 
@@ -1647,7 +1940,8 @@ static int vb_ctrl_wait(void *tw, int r, unsigned word, uint64_t seen,
 	int rc;
 
 	for (;;) {
-		if ((rc = vb_ctrl_read(tw, r, word, &v)))
+		/* Reads of the own word do not post: look at the device. */
+		if ((rc = vb_tick(vw->vs)) || (rc = vb_ctrl_read(tw, r, word, &v)))
 			return rc;
 		if (v != seen || win_now_ms() >= end)
 			return WIN_OK;
@@ -1761,12 +2055,23 @@ static void vb_describe(void *state, FILE *out)
 		fprintf(out, "  selected: none (%s)\n", win_last_error());
 		return;
 	}
+	vb_check_device(vs, true);
 	if (vs->gid_index >= 0)
 		gid_str(&vs->gid, g, sizeof(g));
 	fprintf(out, "  selected: %s port %u, gid index %d (%s%s%s)\n",
 		vs->devname, vs->port, vs->gid_index, g,
 		vs->gid_index >= 0 ? ", " : "",
 		vs->gid_index >= 0 ? gid_type_name(vs->gid_type) : "");
+	fprintf(out, "  device watch: %s%s%s\n", vs->async_ok ?
+		"asynchronous events" : "no events (descriptor stays blocking)",
+		vs->presence[0] ? ", removal through " : "",
+		vs->presence[0] ? vs->presence : "");
+	if (vs->dead)
+		fprintf(out, "  device state: %s\n", vs->dead_why);
+	else if (vs->port_events)
+		fprintf(out, "  device state: port %u %s (%u port error event%s "
+			"seen)\n", vs->port, vs->port_down ? "down" : "up again",
+			vs->port_events, vs->port_events == 1 ? "" : "s");
 	fprintf(out, "  put: native (RDMA WRITE; inline when small, else "
 		"through a registered bounce ring)\n");
 	fprintf(out, "  get: native (RDMA READ into a registered bounce "
