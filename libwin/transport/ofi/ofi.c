@@ -11,7 +11,10 @@
  * it the first match libfabric returns is used. Network providers are bound
  * to 127.0.0.1 (node 127.0.0.1 with FI_SOURCE, FI_TCP_IFACE=lo when the
  * environment does not set it), and an endpoint whose address is not a
- * loopback address is refused: this transport never leaves the host.
+ * loopback address is refused: by default this transport never leaves the
+ * host. WIN_OFI_NODE=ADDRESS binds to that local address instead (an RDMA
+ * device's IP address for the verbs provider, a cluster network's), and
+ * lifts the loopback rule.
  *
  * Start-up cost: libfabric 1.17 runs the init of every built-in provider
  * in the first libfabric call of a process, whatever the hints or
@@ -512,6 +515,7 @@ static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 {
 	struct fi_info *hints = fi_allocinfo(), *info = NULL;
 	bool local = prov && strncmp(prov, "shm", 3) == 0;
+	const char *node = NULL;
 	int rc;
 
 	if (!hints) {
@@ -528,15 +532,18 @@ static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 		fi_freeinfo(hints);
 		return WIN_ERR_NOMEM;
 	}
-	/* Network providers bind to the loopback address only. */
-	rc = fi_getinfo(OFI_VERSION, local ? NULL : "127.0.0.1", NULL,
-			local ? 0 : FI_SOURCE, hints, &info);
+	/* Network providers bind to the loopback address unless
+	 * WIN_OFI_NODE names another local address (an RDMA device's). */
+	if (!local && !(node = getenv("WIN_OFI_NODE")))
+		node = "127.0.0.1";
+	rc = fi_getinfo(OFI_VERSION, node, NULL, local ? 0 : FI_SOURCE, hints,
+			&info);
 	if (rc == -FI_ENODATA) {
 		/* Say why: no RMA at all, or RMA without atomics? */
 		struct fi_info *i2 = NULL;
 
 		hints->caps = FI_RMA;
-		if (fi_getinfo(OFI_VERSION, local ? NULL : "127.0.0.1", NULL,
+		if (fi_getinfo(OFI_VERSION, node, NULL,
 			       local ? 0 : FI_SOURCE, hints, &i2) == 0) {
 			snprintf(why, whylen, "provider %s offers FI_RMA but no "
 				 "FI_ATOMIC, which the control words need",
@@ -545,10 +552,10 @@ static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
 		} else {
 			snprintf(why, whylen, "no libfabric provider%s%s offers "
 				 "FI_RMA|FI_ATOMIC on an %s endpoint with "
-				 "thread-safe domains on loopback",
+				 "thread-safe domains on %s",
 				 prov ? " matching " : "", prov ? prov : "",
 				 ofi_ep_type() == FI_EP_MSG ? "FI_EP_MSG" :
-				 "RDM");
+				 "RDM", node ? node : "this host");
 		}
 		fi_freeinfo(hints);
 		return WIN_ERR_UNSUPPORTED;
@@ -764,8 +771,17 @@ static inline bool amo_native(struct ofi_state *s, int t, int o, int kind)
 	return !s->emulate && s->native[t][o][kind];
 }
 
-static bool is_loopback(const void *addr, size_t len, uint32_t fmt)
+/*
+ * May the endpoint use this address? Loopback (or host-local) only,
+ * unless WIN_OFI_NODE chose the local address to bind: then the user has
+ * asked for that network.
+ */
+static bool addr_allowed(const void *addr, size_t len, uint32_t fmt)
 {
+	const char *node = getenv("WIN_OFI_NODE");
+
+	if (node && *node)
+		return true;
 	if (fmt == FI_SOCKADDR_IN || (fmt == FI_SOCKADDR &&
 				      len == sizeof(struct sockaddr_in))) {
 		const struct sockaddr_in *in = addr;
@@ -941,7 +957,7 @@ static int ofi_up(struct ofi_state *s)
 		if ((rc = fi_getname(&s->pep->fid, s->myaddr,
 				     &s->myaddr_len)))
 			UP_FAIL("fi_getname", rc);
-		if (!is_loopback(s->myaddr, s->myaddr_len, info->addr_format)) {
+		if (!addr_allowed(s->myaddr, s->myaddr_len, info->addr_format)) {
 			rc = win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the "
 					"listening address is not a loopback "
 					"address; refusing to use it",
@@ -989,7 +1005,7 @@ static int ofi_up(struct ofi_state *s)
 	s->myaddr_len = sizeof(s->myaddr);
 	if ((rc = fi_getname(&s->ep->fid, s->myaddr, &s->myaddr_len)))
 		UP_FAIL("fi_getname", rc);
-	if (!is_loopback(s->myaddr, s->myaddr_len, info->addr_format)) {
+	if (!addr_allowed(s->myaddr, s->myaddr_len, info->addr_format)) {
 		rc = win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the endpoint's "
 				"address is not a loopback address; refusing "
 				"to use it", info->fabric_attr->prov_name);
