@@ -1348,6 +1348,29 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 	return WIN_OK;
 }
 
+/*
+ * A peer may still wait for work this process owes it as a target: a
+ * provider's reply to an atomic already applied here (the peer's epoch
+ * may end on the new value before the reply leaves). Drive progress for a
+ * few quiet milliseconds before the window's registrations go away.
+ */
+#define OFI_QUIESCE_MS 5
+
+static void ofi_quiesce(struct ofi_state *s)
+{
+	uint64_t start = win_now_ms(), last = start, now = start;
+
+	polling_begin(s);
+	while (now - last < OFI_QUIESCE_MS && now - start < 20 * OFI_QUIESCE_MS) {
+		if (ofi_poll(s) > 0)
+			last = win_now_ms();
+		else
+			sched_yield();
+		now = win_now_ms();
+	}
+	polling_end(s);
+}
+
 static int ofi_win_close(struct win *w, void *tw)
 {
 	struct ofi_win *ow = tw;
@@ -1358,6 +1381,7 @@ static int ofi_win_close(struct win *w, void *tw)
 		/* Let what is still in flight finish (bounded). */
 		if (ow->p)
 			wait_all(ow, -1, "window close");
+		ofi_quiesce(ow->s);
 		for (int r = 0; ow->p && r < w->size; r++)
 			if (ow->p[r].inserted)
 				fi_av_remove(ow->s->av, &ow->p[r].addr, 1, 0);
