@@ -37,5 +37,8 @@ static inline void win_cpu_relax(void)
 #define WIN_WAIT_SLICE_MS 100
 /* Spins before a wait goes to sleep. */
 #define WIN_WAIT_SPINS 2000
+/* ... and at most this long, when each spin tests a condition that may
+ * be a remote operation (a lock attempt over the network). */
+#define WIN_WAIT_SPIN_US 100
 
 #endif

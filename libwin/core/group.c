@@ -69,7 +69,7 @@ int win_group_size(const win_group_t *g)
 	return win_group_check(g) ? WIN_ERR_HANDLE : g->size;
 }
 
-static bool pid_alive(pid_t pid)
+bool win_pid_alive(pid_t pid)
 {
 	char path[64], buf[256];
 	FILE *f;
@@ -118,7 +118,7 @@ int win_group_check_peer(struct win_group *g, int r)
 	/* Only a pid on this host means anything here; members on other
 	 * hosts are watched by the bootstrap and the network transports
 	 * (and bounded by the context's timeout). */
-	if (win_group_same_host(g, r) && !pid_alive(g->pids[r]))
+	if (win_group_same_host(g, r) && !win_pid_alive(g->pids[r]))
 		return win_seterr(WIN_ERR_PEER, "rank %d (pid %d) of the group "
 				  "has died", r, (int)g->pids[r]);
 	return WIN_OK;
@@ -364,7 +364,7 @@ static bool boot_stale(struct win_boot *b)
 		if (!pid)
 			continue;
 		any = true;
-		if (pid_alive(pid))
+		if (win_pid_alive(pid))
 			return false;
 	}
 	return any;

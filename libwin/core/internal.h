@@ -79,6 +79,9 @@ struct win_req *win_req_alloc(struct win_ctx *ctx);
 void win_req_release(struct win_ctx *ctx, struct win_req *req);
 /* Monotonic time in milliseconds. */
 uint64_t win_now_ms(void);
+uint64_t win_now_us(void);
+/* Is the process alive (a zombie is not)? */
+bool win_pid_alive(pid_t pid);
 
 /* ---- groups (core/group.c, bootstraps in core/boot.h) ---- */
 struct win_boot; /* the shared bootstrap segment of a named group */

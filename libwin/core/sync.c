@@ -16,13 +16,23 @@ int win_ctrl_wait_until(struct win *w, int rank, unsigned word, int watch,
 {
 	const struct win_transport *tp = w->peers[rank].atp;
 	void *tw = w->peers[rank].atw;
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, spin_end = 0;
 	uint64_t seen;
 	int rc;
 
+	/* Spin first, but not for long: the condition may be a network
+	 * round trip (a remote compare-and-swap on a lock word), and a
+	 * lock held by a dead member must still time out in time. */
 	for (int i = 0; i < WIN_WAIT_SPINS; i++) {
+		uint64_t now;
+
 		if (cond(w, arg))
 			return WIN_OK;
+		now = win_now_us();
+		if (!spin_end)
+			spin_end = now + WIN_WAIT_SPIN_US;
+		else if (now > spin_end)
+			break;
 		win_cpu_relax();
 	}
 	for (;;) {

@@ -96,13 +96,19 @@ static void body_wait(struct mp_env *e)
 		if (rc == WIN_OK)
 			rc = win_wait(w);
 		expect_dead(rc, t0, "win_post + win_wait");
+		/* Stay until the live members have completed: their
+		 * complete reaches this member's memory (over a network
+		 * transport, through this process). */
+		mp_wait_scratch(e, 0, (uint64_t)(n - 2), 20000);
 	} else if (r == n - 1) {
 		mp_exit_now(); /* never starts its access epoch */
 	} else {
 		ranks[0] = 0;
 		CHECK_OK(win_start(w, ranks, 1, 0));
 		CHECK_OK(win_put(w, &v, 8, 0, r));
-		CHECK_OK(win_complete(w));
+		rc = win_complete(w);
+		mp_add(e->scratch, 0, 1);
+		CHECK_OK(rc);
 	}
 	mp_exit_now();
 }

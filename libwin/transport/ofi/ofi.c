@@ -386,7 +386,7 @@ static bool rank_dead(struct ofi_win *ow, int rank)
 	if (rank < 0 || rank >= ow->w->size || !ow->w->group->pids)
 		return false;
 	pid = ow->w->group->pids[rank];
-	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+	return pid > 0 && !win_pid_alive(pid);
 }
 
 /* One round of waiting: progress, backoff, peer and deadline checks. */
