@@ -23,7 +23,7 @@ const char *const bench_sync_names[BSYNC_COUNT] = {
 };
 
 const char *const bench_flavor_names[BFLAV_COUNT] = {
-	"allocate", "create"
+	"allocate", "create", "create_mem"
 };
 
 const char *const bench_kind_names[BKIND_COUNT] = {
@@ -45,7 +45,9 @@ static void usage(FILE *f, const char *prog, const char *extra_help)
 "  -o LIST     operations: put,get,fop,cas,acc or all (default all)\n"
 "  -s LIST     sync modes: flush,lock,lock_all,fence,pscw,pingpong (pp)\n"
 "              or all (default flush)\n"
-"  -w LIST     window flavours: allocate,create or all (default allocate)\n"
+"  -w LIST     window flavours: allocate,create,create_mem or all (default\n"
+"              allocate); create_mem: created over memory from\n"
+"              win_mem_alloc (MPI_Alloc_mem in mpi_rma_bench)\n"
 "  -k LIST     measurements: lat,bw or all (default all; bw is put/get)\n"
 "  -m MIN:MAX  message sizes for put/get, powers of two; K and M\n"
 "              suffixes allowed (default 1:4M)\n"

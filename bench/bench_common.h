@@ -33,6 +33,7 @@ enum bench_sync {
 enum bench_flavor {
 	BFLAV_ALLOCATE,
 	BFLAV_CREATE,
+	BFLAV_CREATE_MEM, /* created over win_mem_alloc / MPI_Alloc_mem memory */
 	BFLAV_COUNT
 };
 

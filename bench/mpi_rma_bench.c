@@ -35,6 +35,7 @@ struct be {
 	int unified;		/* the window's memory model is unified */
 	void *base;
 	void *own;		/* created windows: our memory */
+	void *mem;		/* ... or MPI_Alloc_mem'ed */
 	MPI_Group grp[2];	/* {0} and {1}, for post/start */
 	int rank;
 	int size;
@@ -99,6 +100,14 @@ static int be_win_open(struct be *b, int flavor, size_t bytes)
 	if (flavor == BFLAV_ALLOCATE) {
 		rc = MPI_Win_allocate((MPI_Aint)bytes, 1, MPI_INFO_NULL,
 				      MPI_COMM_WORLD, &b->base, &b->win);
+	} else if (flavor == BFLAV_CREATE_MEM) {
+		rc = MPI_Alloc_mem((MPI_Aint)bytes, MPI_INFO_NULL, &b->mem);
+		if (rc)
+			return rc;
+		memset(b->mem, 0, bytes);
+		b->base = b->mem;
+		rc = MPI_Win_create(b->base, (MPI_Aint)bytes, 1,
+				    MPI_INFO_NULL, MPI_COMM_WORLD, &b->win);
 	} else {
 		b->own = bench_alloc(bytes);
 		b->base = b->own;
@@ -123,6 +132,9 @@ static int be_win_close(struct be *b)
 	b->have_win = 0;
 	free(b->own);
 	b->own = NULL;
+	if (b->mem && rc == MPI_SUCCESS)
+		rc = MPI_Free_mem(b->mem);
+	b->mem = NULL;
 	return rc;
 }
 

@@ -5,11 +5,13 @@
 # per operation and size, and the project's targets:
 #   8-byte put, get, fetch_and_op latency (sync flush):
 #       <= 1.0x Open MPI on allocated windows, <= 0.5x on created windows
+#       (create: over memory from posix_memalign; create_mem: over memory
+#       from MPI_Alloc_mem, which libwin_pmpi serves so peers can map it)
 #   put and get bandwidth: >= 1.0x Open MPI
 # Each (flavour, library) run is separate, so a failure loses only that
 # part and is reported with its reason; no figure is made up.
 #
-# Usage: bench/pmpi-compare.sh [-o put,get,fop] [-w allocate,create]
+# Usage: bench/pmpi-compare.sh [-o put,get,fop] [-w allocate,create,create_mem]
 #            [-k lat,bw] [-m 8:1M] [-r N] [-i N] [-c FILE]
 # Environment: MPI_RMA_BENCH, PMPI_SO (paths; default from the build tree
 # around this script and the current directory), MPIRUN, OMPI_MCA_ARGS
@@ -18,7 +20,7 @@
 
 set -u
 ops=put,get,fop
-flavors=allocate,create
+flavors=allocate,create,create_mem
 kinds=lat,bw
 sizes=8:1M
 pass=
@@ -102,8 +104,9 @@ END {
 	}
 	print "\n# Targets"
 	split("put get fop", ops, " ")
-	for (f = 1; f <= 2; f++) {
-		fl = f == 1 ? "allocate" : "create"; lim = f == 1 ? 1.0 : 0.5
+	split("allocate create create_mem", fls, " ")
+	for (f = 1; f <= 3; f++) {
+		fl = fls[f]; lim = f == 1 ? 1.0 : 0.5
 		for (j = 1; j <= 3; j++) {
 			key = "lat," ops[j] ",flush," fl ",8"
 			if (ops[j] == "fop") {

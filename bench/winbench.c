@@ -33,6 +33,7 @@ struct be {
 	win_group_t *grp;
 	win_t *win;
 	void *own;		/* created windows: our memory */
+	void *mem;		/* ... or win_mem_alloc'ed */
 	void *base;		/* our part of the window */
 	long timeout_ms;	/* the context's bound on waits */
 	int rank;
@@ -68,6 +69,11 @@ static int be_win_open(struct be *b, int flavor, size_t bytes)
 
 	if (flavor == BFLAV_ALLOCATE) {
 		rc = win_allocate(b->grp, bytes, 1, NULL, &b->base, &b->win);
+	} else if (flavor == BFLAV_CREATE_MEM) {
+		if ((rc = win_mem_alloc(b->ctx, bytes, &b->mem)))
+			return rc;
+		b->base = b->mem;
+		rc = win_create(b->grp, b->mem, bytes, 1, NULL, &b->win);
 	} else {
 		b->own = bench_alloc(bytes);
 		b->base = b->own;
@@ -89,6 +95,9 @@ static int be_win_close(struct be *b)
 	b->base = NULL;
 	free(b->own);
 	b->own = NULL;
+	if (b->mem && rc == WIN_OK)
+		rc = win_mem_free(b->ctx, b->mem);
+	b->mem = NULL;
 	return rc;
 }
 

@@ -188,6 +188,20 @@ int win_create(win_group_t *group, void *base, size_t size, int disp_unit,
 	       const win_opts_t *opts, win_t **win);
 
 /*
+ * Memory for windows to be created over (as MPI_Alloc_mem): `size` zeroed
+ * bytes, page-aligned, that members of a group on this host can map. A
+ * window created with win_create() over (part of) it is reached by those
+ * members with loads, stores and CPU atomics, as an allocated window is,
+ * instead of a system call per access; peers that map it can see the
+ * whole allocation, not only the window. Other memory works as before.
+ * win_mem_free() fails with WIN_ERR_SYNC while a window still exposes it,
+ * WIN_ERR_ARG for a pointer this context did not return; win_finalize()
+ * frees what is left.
+ */
+int win_mem_alloc(win_ctx_t *ctx, size_t size, void **mem);
+int win_mem_free(win_ctx_t *ctx, void *mem);
+
+/*
  * Collective. The library allocates `size` zeroed bytes for this member and
  * returns their address in *base. Same-host members can reach each other's
  * parts directly through win_shared_query().

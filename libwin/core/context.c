@@ -267,6 +267,13 @@ int win_finalize(win_ctx_t *ctx)
 	}
 	for (int i = 0; i < ctx->ntp; i++)
 		ctx->tp[i]->close(ctx->tp_state[i]);
+	while (ctx->mems) {
+		struct win_mem *m = ctx->mems;
+
+		ctx->mems = m->next;
+		win_segment_destroy(&m->seg);
+		free(m);
+	}
 	while (ctx->req_chunks) {
 		struct win_req_chunk *c = ctx->req_chunks;
 
@@ -374,6 +381,77 @@ int win_describe(win_ctx_t *ctx, FILE *out)
 				ctx->tp_why[j][0] ? ctx->tp_why[j] :
 						    "not requested");
 		}
+	}
+	return WIN_OK;
+}
+
+/* ---- memory peers can map (win_mem_alloc) ---- */
+
+struct win_mem *win_mem_find(struct win_ctx *ctx, const void *addr,
+			     size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (struct win_mem *m = ctx->mems; m; m = m->next) {
+		uintptr_t lo = (uintptr_t)m->seg.addr;
+
+		if (a >= lo && a - lo <= m->seg.len &&
+		    len <= m->seg.len - (a - lo))
+			return m;
+	}
+	return NULL;
+}
+
+int win_mem_alloc(win_ctx_t *ctx, size_t size, void **mem)
+{
+	struct win_mem *m;
+	int rc;
+
+	if (!win_ctx_live(ctx))
+		return win_seterr(WIN_ERR_HANDLE, "win_mem_alloc: invalid or "
+				  "finalized context");
+	if (!mem)
+		return win_seterr(WIN_ERR_ARG, "win_mem_alloc: NULL result "
+				  "pointer");
+	*mem = NULL;
+	if (!(m = calloc(1, sizeof(*m))))
+		return win_seterr(WIN_ERR_NOMEM, "win_mem_alloc");
+	if ((rc = win_segment_create(&m->seg, "libwin-mem", size))) {
+		free(m);
+		return rc;
+	}
+	m->next = ctx->mems;
+	ctx->mems = m;
+	*mem = m->seg.addr;
+	return WIN_OK;
+}
+
+int win_mem_free(win_ctx_t *ctx, void *mem)
+{
+	struct win_mem **pp;
+
+	if (!win_ctx_live(ctx))
+		return win_seterr(WIN_ERR_HANDLE, "win_mem_free: invalid or "
+				  "finalized context");
+	if (!mem)
+		return WIN_OK;
+	for (pp = &ctx->mems; *pp; pp = &(*pp)->next)
+		if ((*pp)->seg.addr == mem)
+			break;
+	if (!*pp)
+		return win_seterr(WIN_ERR_ARG, "win_mem_free: %p was not "
+				  "returned by win_mem_alloc on this context",
+				  mem);
+	if ((*pp)->users)
+		return win_seterr(WIN_ERR_SYNC, "win_mem_free: %d window%s "
+				  "still expose this memory", (*pp)->users,
+				  (*pp)->users == 1 ? "" : "s");
+	{
+		struct win_mem *m = *pp;
+
+		*pp = m->next;
+		win_segment_destroy(&m->seg);
+		free(m);
 	}
 	return WIN_OK;
 }

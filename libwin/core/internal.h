@@ -71,7 +71,18 @@ struct win_ctx {
 	struct win *wins;         /* open and freed windows */
 	struct win_req *req_free;
 	struct win_req_chunk *req_chunks;
+	struct win_mem *mems;     /* win_mem_alloc'ed memory */
 };
+
+/* Memory from win_mem_alloc: a segment same-host peers can map. */
+struct win_mem {
+	struct win_segment seg;
+	int users;                /* created windows over it */
+	struct win_mem *next;
+};
+/* The win_mem holding [addr, addr + len), or NULL. */
+struct win_mem *win_mem_find(struct win_ctx *ctx, const void *addr,
+			     size_t len);
 
 /* Is `ctx` a context that was initialised and not finalized? */
 bool win_ctx_live(const struct win_ctx *ctx);
@@ -142,6 +153,10 @@ struct win {
 	int disp_unit;
 	struct win_segment data; /* allocate flavour (fd -1 otherwise) */
 	void *data_lib;  /* the library's own mapping of `data` */
+	/* Created over win_mem_alloc'ed memory: peers on this host may map
+	 * mem->seg and find this member's part at mem_off. */
+	struct win_mem *mem;
+	size_t mem_off;
 	struct win_segment ctrl; /* this member's control block */
 	struct win_peer *peers;
 	void *tw[WIN_MAX_TRANSPORTS];

@@ -103,6 +103,11 @@ static int win_local_memory(struct win *w, size_t len, void *base)
 	if (w->flavor == WIN_FLAVOR_CREATE) {
 		w->base = base;
 		w->data_lib = base;
+		if (len && (w->mem = win_mem_find(w->ctx, base, len))) {
+			w->mem->users++;
+			w->mem_off = (size_t)((char *)base -
+					      (char *)w->mem->seg.addr);
+		}
 		return WIN_OK;
 	}
 	own = w->peers[w->rank].tp;
@@ -134,6 +139,10 @@ static void win_local_memory_free(struct win *w)
 	if (w->data_lib && w->data_lib != w->base && w->data.addr)
 		munmap(w->data_lib, w->data.len);
 	w->data_lib = NULL;
+	if (w->mem) {
+		w->mem->users--;
+		w->mem = NULL;
+	}
 	win_segment_destroy(&w->data);
 	win_segment_destroy(&w->ctrl);
 }

@@ -563,6 +563,42 @@ int MPI_Win_free(MPI_Win *win)
 	return rc;
 }
 
+/* ---- memory for windows ---- */
+
+/*
+ * MPI_Alloc_mem serves memory that same-host peers can map (win_mem_alloc),
+ * so that a window MPI_Win_create'd over it is reached with loads, stores
+ * and CPU atomics rather than a system call per access. What libwin does
+ * not serve goes to the MPI library, and MPI_Free_mem hands it back there.
+ */
+int MPI_Alloc_mem(MPI_Aint size, MPI_Info info, void *baseptr)
+{
+	void *p = NULL;
+
+	if (size > 0 && baseptr && ensure_ctx() == WIN_OK &&
+	    win_mem_alloc(ctx, (size_t)size, &p) == WIN_OK) {
+		memcpy(baseptr, &p, sizeof(p));
+		return MPI_SUCCESS;
+	}
+	return PMPI_Alloc_mem(size, info, baseptr);
+}
+
+int MPI_Free_mem(void *base)
+{
+	int st;
+
+	if (!ctx || !base)
+		return PMPI_Free_mem(base);
+	st = win_mem_free(ctx, base);
+	if (st == WIN_OK)
+		return MPI_SUCCESS;
+	if (st == WIN_ERR_ARG) /* not ours */
+		return PMPI_Free_mem(base);
+	/* Still exposed by a window: kept, and the caller is told. */
+	return fail(NULL, pw_class_of(st), "MPI_Free_mem", "%s",
+		    win_last_error());
+}
+
 int MPI_Finalize(void)
 {
 	if (ctx) {

@@ -26,7 +26,7 @@ ulimit -l unlimited 2>/dev/null
 export WIN_TRANSPORTS=kshim
 echo "--- pmpi-compare.sh, libwin held to WIN_TRANSPORTS=kshim"
 (cd bench && timeout 3000 sh "$SRCDIR/bench/pmpi-compare.sh" \
-	-w allocate,create -o put,get,fop -k "${MPI_BENCH_KINDS:-lat,bw}" \
+	-w allocate,create,create_mem -o put,get,fop -k "${MPI_BENCH_KINDS:-lat,bw}" \
 	-m "${MPI_BENCH_SIZES:-8:1M}" -r "${MPI_BENCH_RUNS:-3}" \
 	-i "${MPI_BENCH_ITERS:-1000}") >"$TMPDIR/mpibench.out" 2>&1
 rc=$?

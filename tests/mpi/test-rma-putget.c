@@ -1,6 +1,7 @@
 /*
- * Put and get: every window flavour (create, allocate, dynamic), fence
- * epochs, displacement units, derived datatypes on origin and target, and
+ * Put and get: every window flavour (create, allocate, dynamic, and create
+ * over MPI_Alloc_mem'ed memory), fence epochs, displacement units,
+ * derived datatypes on origin and target, and
  * the request-based MPI_Rput/MPI_Rget completed by MPI_Wait/Test/Waitall;
  * datatypes freed and made again between puts.
  */
@@ -11,8 +12,9 @@
 
 static void flavours(int flavour)
 {
-	static const char *const name[] = { "create", "allocate", "dynamic" };
-	int *buf = NULL, src[4], dst[4], i, right, left;
+	static const char *const name[] = { "create", "allocate", "dynamic",
+					    "create over MPI_Alloc_mem" };
+	int *buf = NULL, *mem = NULL, src[4], dst[4], i, right, left;
 	MPI_Aint *addr = NULL, here = 0, disp;
 	MPI_Win win;
 
@@ -20,6 +22,13 @@ static void flavours(int flavour)
 	left = (t_rank + t_size - 1) % t_size;
 	if (flavour == 0) {
 		buf = malloc(N * sizeof(int));
+		CHECK_RC(MPI_Win_create(buf, N * sizeof(int), sizeof(int),
+					MPI_INFO_NULL, MPI_COMM_WORLD, &win));
+	} else if (flavour == 3) {
+		/* At the allocation's start (see test-rma-atomics.c). */
+		CHECK_RC(MPI_Alloc_mem((N + 7) * sizeof(int), MPI_INFO_NULL,
+				       &mem));
+		buf = mem;
 		CHECK_RC(MPI_Win_create(buf, N * sizeof(int), sizeof(int),
 					MPI_INFO_NULL, MPI_COMM_WORLD, &win));
 	} else if (flavour == 1) {
@@ -62,7 +71,9 @@ static void flavours(int flavour)
 		CHECK_RC(MPI_Win_detach(win, buf));
 	CHECK_RC(MPI_Win_free(&win));
 	CHECK(win == MPI_WIN_NULL, "MPI_Win_free did not reset the handle");
-	if (flavour != 1)
+	if (flavour == 3)
+		CHECK_RC(MPI_Free_mem(mem));
+	else if (flavour != 1)
 		free(buf);
 	free(addr);
 }
@@ -305,6 +316,7 @@ int main(int argc, char **argv)
 	flavours(0);
 	flavours(1);
 	flavours(2);
+	flavours(3);
 	derived();
 	disp_units();
 	requests();

@@ -2,11 +2,12 @@
  * The shm transport: peers on the same host, no kernel module.
  *
  * Allocated windows are memfd segments that every member maps: put and get
- * are memcpy, atomics are CPU atomics on the shared mapping. Created
- * windows are the owners' own memory, reached with process_vm_readv/writev
- * (one system call per transfer, iovec batches included); their atomics
- * are read-modify-write under a per-member lock word, since the kernel
- * offers no remote atomic. Control blocks are always shared segments, so
+ * are memcpy, atomics are CPU atomics on the shared mapping; so are parts
+ * of created windows that lie in win_mem_alloc'ed memory (a memfd segment
+ * too). Other created windows are the owners' own memory, reached with
+ * process_vm_readv/writev (one system call per transfer, iovec batches
+ * included); their atomics are read-modify-write under a per-member lock
+ * word, since the kernel offers no remote atomic. Control blocks are always shared segments, so
  * locks, post/complete and signals are CPU atomics plus futex wake-ups.
  */
 #include <errno.h>
@@ -28,6 +29,7 @@
 struct shm_peer {
 	pid_t pid;
 	char *data;          /* mapped part (allocate; self for create) */
+	bool shared;         /* every member maps the part: CPU atomics */
 	uintptr_t raddr;     /* the owner's address of its part (create) */
 	struct win_segment data_seg; /* our attachment of the peer's data
 					segment (fd -1 when not ours) */
@@ -41,9 +43,10 @@ struct shm_win {
 
 struct shm_exchange {
 	struct win_ctrl_addr ctrl;
-	int32_t data_fd;
+	int32_t data_fd;     /* segment every member maps, or -1 */
 	int32_t pad;
 	uint64_t data_len;
+	uint64_t data_off;   /* the part's offset in that segment */
 	uint64_t base;
 };
 
@@ -151,12 +154,13 @@ static int attach_peer(struct shm_win *sw, int rank,
 	rc = win_ctrlset_attach(&sw->cs, rank, &x->ctrl);
 	if (rc)
 		return rc;
-	if (sw->w->flavor == WIN_FLAVOR_ALLOCATE) {
+	if (x->data_fd >= 0) {
 		rc = win_segment_attach(&p->data_seg, x->ctrl.pid, x->data_fd,
 					x->data_len);
 		if (rc)
 			return rc;
-		p->data = p->data_seg.addr;
+		p->data = (char *)p->data_seg.addr + x->data_off;
+		p->shared = true;
 	}
 	return WIN_OK;
 }
@@ -179,8 +183,12 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 
 	if (w->flavor == WIN_FLAVOR_CREATE)
 		allow_peers_to_reach_us(w->ctx);
+	/* An allocated window's segment, or the win_mem_alloc'ed memory a
+	 * created one lies in: the others map it. */
 	me = (struct shm_exchange){
-		.data_fd = w->data.fd, .data_len = w->data.len,
+		.data_fd = w->mem ? w->mem->seg.fd : w->data.fd,
+		.data_len = w->mem ? w->mem->seg.len : w->data.len,
+		.data_off = w->mem ? w->mem_off : 0,
 		.base = (uintptr_t)w->base,
 	};
 	win_ctrlset_addr(w, &me.ctrl);
@@ -208,6 +216,7 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 			p->pid = me.ctrl.pid;
 			p->raddr = me.base;
 			p->data = w->data_lib;
+			p->shared = me.data_fd >= 0;
 			rc = win_ctrlset_attach(&sw->cs, r, &me.ctrl);
 			continue;
 		}
@@ -219,8 +228,7 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 	if (rc == WIN_OK)
 		rc = win_agree(w->group, rc);
 	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
-		if (serves[r] && r != w->rank &&
-		    w->flavor == WIN_FLAVOR_CREATE)
+		if (serves[r] && r != w->rank && !sw->p[r].shared)
 			rc = probe_peer(&sw->p[r], w->peers[r].size);
 	}
 	free(all);
@@ -244,21 +252,19 @@ static int shm_win_close(struct win *w, void *tw)
 	return WIN_OK;
 }
 
-/* True when the part is reachable with plain loads and stores. */
+/* The part when it is reachable with plain loads and stores, else NULL. */
 static inline char *mapped(struct shm_win *sw, int rank)
 {
-	if (sw->w->flavor == WIN_FLAVOR_ALLOCATE || rank == sw->w->rank)
-		return sw->p[rank].data;
-	return NULL;
+	return sw->p[rank].data;
 }
 
 static void *shm_direct(void *tw, int rank)
 {
 	struct shm_win *sw = tw;
 
-	/* Not for created windows, not even our own part: their atomics
-	 * go through the member's lock, which CPU atomics would bypass. */
-	return sw->w->flavor == WIN_FLAVOR_ALLOCATE ? sw->p[rank].data : NULL;
+	/* Only parts every member maps: the atomics on the others go
+	 * through the member's lock, which CPU atomics would bypass. */
+	return sw->p[rank].shared ? sw->p[rank].data : NULL;
 }
 
 /* ---- data movement ---- */
@@ -512,7 +518,7 @@ static int shm_amo(void *tw, int rank, const struct win_amo *a)
 {
 	struct shm_win *sw = tw;
 
-	if (likely(sw->w->flavor == WIN_FLAVOR_ALLOCATE)) {
+	if (likely(sw->p[rank].shared)) {
 		win_amo_cpu(sw->p[rank].data + a->off, a);
 		return WIN_OK;
 	}
