@@ -193,7 +193,9 @@ int win_create(win_group_t *group, void *base, size_t size, int disp_unit,
  * window created with win_create() over (part of) it is reached by those
  * members with loads, stores and CPU atomics, as an allocated window is,
  * instead of a system call per access; peers that map it can see the
- * whole allocation, not only the window. Other memory works as before.
+ * whole allocation, not only the window. It is shared memory: a child
+ * made by fork() shares it instead of getting a copy. Other memory works
+ * as before.
  * win_mem_free() fails with WIN_ERR_SYNC while a window still exposes it,
  * WIN_ERR_ARG for a pointer this context did not return; win_finalize()
  * frees what is left.
