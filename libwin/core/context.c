@@ -15,20 +15,17 @@ struct win_req_chunk {
 	struct win_req reqs[REQ_CHUNK];
 };
 
-uint64_t win_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 uint64_t win_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t win_now_ms(void)
+{
+	return win_now_us() / 1000;
 }
 
 /*
@@ -242,6 +239,16 @@ fail:
 	return rc;
 }
 
+/* Take a win_mem_alloc'ed segment off its list and release it. */
+static void mem_unlink(struct win_mem **pp)
+{
+	struct win_mem *m = *pp;
+
+	*pp = m->next;
+	win_segment_destroy(&m->seg);
+	free(m);
+}
+
 int win_finalize(win_ctx_t *ctx)
 {
 	if (!win_ctx_live(ctx))
@@ -267,13 +274,8 @@ int win_finalize(win_ctx_t *ctx)
 	}
 	for (int i = 0; i < ctx->ntp; i++)
 		ctx->tp[i]->close(ctx->tp_state[i]);
-	while (ctx->mems) {
-		struct win_mem *m = ctx->mems;
-
-		ctx->mems = m->next;
-		win_segment_destroy(&m->seg);
-		free(m);
-	}
+	while (ctx->mems)
+		mem_unlink(&ctx->mems);
 	while (ctx->req_chunks) {
 		struct win_req_chunk *c = ctx->req_chunks;
 
@@ -446,12 +448,6 @@ int win_mem_free(win_ctx_t *ctx, void *mem)
 		return win_seterr(WIN_ERR_SYNC, "win_mem_free: %d window%s "
 				  "still expose this memory", (*pp)->users,
 				  (*pp)->users == 1 ? "" : "s");
-	{
-		struct win_mem *m = *pp;
-
-		*pp = m->next;
-		win_segment_destroy(&m->seg);
-		free(m);
-	}
+	mem_unlink(pp);
 	return WIN_OK;
 }

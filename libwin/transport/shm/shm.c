@@ -7,8 +7,9 @@
  * too). Other created windows are the owners' own memory, reached with
  * process_vm_readv/writev (one system call per transfer, iovec batches
  * included); their atomics are read-modify-write under a per-member lock
- * word, since the kernel offers no remote atomic. Control blocks are always shared segments, so
- * locks, post/complete and signals are CPU atomics plus futex wake-ups.
+ * word, since the kernel offers no remote atomic. Control blocks are
+ * always shared segments, so locks, post/complete and signals are CPU
+ * atomics plus futex wake-ups.
  */
 #include <errno.h>
 #include <limits.h>
