@@ -183,6 +183,17 @@ typedef struct win_opts {
  * Collective. Expose `size` bytes at `base` (the caller's memory) with
  * displacement unit `disp_unit` (>= 1). Sizes and units may differ between
  * members; size 0 exposes nothing.
+ *
+ * When same-host peers reach this member through the shm transport and
+ * the memory is private anonymous memory (heap, malloc, anonymous mmap),
+ * the library moves the pages that hold it into shared memory at the same
+ * addresses, contents kept, so that the peers map it (loads, stores and
+ * CPU atomics instead of a system call per access); when the last window
+ * over them is freed they become private memory again. Pages that also
+ * hold other data (a window that does not start and end on page
+ * boundaries) are moved only while the process has a single thread. No
+ * thread may store to those pages while win_create() or win_free() runs;
+ * a fork()ed child gets a private copy. WIN_SHM_ADOPT=0 turns this off.
  */
 int win_create(win_group_t *group, void *base, size_t size, int disp_unit,
 	       const win_opts_t *opts, win_t **win);

@@ -74,15 +74,29 @@ struct win_ctx {
 	struct win_mem *mems;     /* win_mem_alloc'ed memory */
 };
 
-/* Memory from win_mem_alloc: a segment same-host peers can map. */
+/* Memory from win_mem_alloc, or adopted from under a created window
+ * (core/adopt.c): a segment same-host peers can map. */
 struct win_mem {
 	struct win_segment seg;
 	int users;                /* created windows over it */
+	bool adopted;             /* the owner's own pages, moved into seg */
+	bool foreign;             /* its edge pages hold other data too */
 	struct win_mem *next;
+	struct win_mem *next_adopted;
 };
 /* The win_mem holding [addr, addr + len), or NULL. */
 struct win_mem *win_mem_find(struct win_ctx *ctx, const void *addr,
 			     size_t len);
+/* A created window is done with m: adopted memory goes back to private
+ * pages when no window uses it any more. */
+void win_mem_put(struct win_ctx *ctx, struct win_mem *m);
+/* core/adopt.c: should w's own memory be moved into a segment (a peer's
+ * transport maps segments), and do it: the segment joins ctx's list;
+ * NULL when that is not possible. */
+bool win_mem_adoption_wanted(struct win *w);
+struct win_mem *win_mem_adopt(struct win_ctx *ctx, void *base, size_t len);
+/* Release m's segment; adopted pages go back to private memory. */
+void win_mem_release(struct win_mem *m);
 
 /* Is `ctx` a context that was initialised and not finalized? */
 bool win_ctx_live(const struct win_ctx *ctx);

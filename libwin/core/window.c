@@ -103,7 +103,10 @@ static int win_local_memory(struct win *w, size_t len, void *base)
 	if (w->flavor == WIN_FLAVOR_CREATE) {
 		w->base = base;
 		w->data_lib = base;
-		if (len && (w->mem = win_mem_find(w->ctx, base, len))) {
+		if (len && !(w->mem = win_mem_find(w->ctx, base, len)) &&
+		    win_mem_adoption_wanted(w))
+			w->mem = win_mem_adopt(w->ctx, base, len);
+		if (w->mem) {
 			w->mem->users++;
 			w->mem_off = (size_t)((char *)base -
 					      (char *)w->mem->seg.addr);
@@ -140,7 +143,7 @@ static void win_local_memory_free(struct win *w)
 		munmap(w->data_lib, w->data.len);
 	w->data_lib = NULL;
 	if (w->mem) {
-		w->mem->users--;
+		win_mem_put(w->ctx, w->mem);
 		w->mem = NULL;
 	}
 	win_segment_destroy(&w->data);

@@ -63,6 +63,12 @@ struct win_transport {
 	 * included (core/select.c); data still moves on the fastest path.
 	 */
 	bool cpu_atomics;
+	/*
+	 * It maps a created window's part when the part lies in a memory
+	 * segment (win_mem_alloc, or memory the core adopts: core/adopt.c),
+	 * which the core then arranges when it can.
+	 */
+	bool maps_segments;
 
 	/* Per context. open() returns WIN_ERR_UNSUPPORTED when the transport
 	 * cannot work here (no device, no module); the reason goes to the log. */

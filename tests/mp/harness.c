@@ -112,6 +112,24 @@ void mp_barrier(struct mp_env *env)
 	CHECK_OK(win_group_barrier(env->group));
 }
 
+void mp_fetch_add_race(struct mp_env *e, win_t *w, const void *counter,
+		       int nadd)
+{
+	uint64_t one = 1, old, v;
+
+	mp_barrier(e);
+	CHECK_OK(win_lock_all(w, 0));
+	for (int i = 0; i < nadd; i++)
+		for (int t = 0; t < e->size; t++)
+			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
+					      WIN_OP_SUM, t, 0));
+	CHECK_OK(win_unlock_all(w));
+	mp_barrier(e);
+	memcpy(&v, counter, 8);
+	CHECK(v == (uint64_t)nadd * (uint64_t)e->size, "counter after %d x %d "
+	      "fetch-adds: %llu", nadd, e->size, (unsigned long long)v);
+}
+
 static void member(const struct mp_opts *opts, mp_body_fn body, int rank,
 		   const char *name, volatile void *scratch, pid_t parent)
 {

@@ -22,7 +22,7 @@ static void body_mem(struct mp_env *e)
 	bool lib = !mixed || (e->rank & 1);
 	int n = e->size, me = e->rank;
 	char *mem = NULL, *part;
-	uint64_t v, old, one = 1;
+	uint64_t v, old;
 	win_t *w = NULL;
 
 	if (lib) {
@@ -68,17 +68,7 @@ static void body_mem(struct mp_env *e)
 	CHECK_OK(win_fence(w, WIN_MODE_NOSUCCEED));
 
 	/* Every member adds to slot 0 of every member, all at once. */
-	mp_barrier(e);
-	CHECK_OK(win_lock_all(w, 0));
-	for (int i = 0; i < NADD; i++)
-		for (int t = 0; t < n; t++)
-			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
-					      WIN_OP_SUM, t, 0));
-	CHECK_OK(win_unlock_all(w));
-	mp_barrier(e);
-	memcpy(&v, part, 8);
-	CHECK(v == (uint64_t)NADD * (uint64_t)n, "slot 0 holds %llu after "
-	      "%d x %d fetch-adds", (unsigned long long)v, n, NADD);
+	mp_fetch_add_race(e, w, part, NADD);
 	/* A compare-and-swap race: exactly one member wins on each. */
 	mp_barrier(e);
 	CHECK_OK(win_lock_all(w, 0));

@@ -542,6 +542,7 @@ static int shm_req_progress(void *tw, struct win_req *req, int *done)
 const struct win_transport win_shm_transport = {
 	.name = "shm",
 	.cpu_atomics = true,
+	.maps_segments = true,
 	.open = shm_open_ctx,
 	.close = shm_close_ctx,
 	.reaches = shm_reaches,
