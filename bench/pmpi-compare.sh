@@ -9,10 +9,14 @@
 #       from MPI_Alloc_mem, which libwin_pmpi serves so peers can map it)
 #   put and get bandwidth: >= 1.0x Open MPI
 # Each (flavour, library) run is separate, so a failure loses only that
-# part and is reported with its reason; no figure is made up.
+# part and is reported with its reason; no figure is made up. -R N makes N
+# rounds of those runs, the two libraries alternating, and reports the
+# median of the rounds' figures: on a small shared machine the placement
+# of a run (which core, which cache neighbour) moves cache-sized
+# bandwidth by up to 2x from one run to the next.
 #
 # Usage: bench/pmpi-compare.sh [-o put,get,fop] [-w allocate,create,create_mem]
-#            [-k lat,bw] [-m 8:1M] [-r N] [-i N] [-c FILE]
+#            [-k lat,bw] [-m 8:1M] [-r N] [-R N] [-i N] [-c FILE]
 # Environment: MPI_RMA_BENCH, PMPI_SO (paths; default from the build tree
 # around this script and the current directory), MPIRUN, OMPI_MCA_ARGS
 # (extra mpirun arguments for both runs, e.g. "--mca osc sm"),
@@ -23,17 +27,19 @@ ops=put,get,fop
 flavors=allocate,create,create_mem
 kinds=lat,bw
 sizes=8:1M
+rounds=1
 pass=
 csv_out=
-while getopts o:w:k:m:r:i:I:x:W:c:h opt; do
+while getopts o:w:k:m:r:R:i:I:x:W:c:h opt; do
 	case $opt in
 	o) ops=$OPTARG ;;
 	w) flavors=$OPTARG ;;
 	k) kinds=$OPTARG ;;
 	m) sizes=$OPTARG ;;
+	R) rounds=$OPTARG ;;
 	r|i|I|x|W) pass="$pass -$opt $OPTARG" ;;
 	c) csv_out=$OPTARG ;;
-	h) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	h) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -65,6 +71,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 run="$mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 ${OMPI_MCA_ARGS:-}"
+round=0
+while [ "$round" -lt "$rounds" ]; do
+round=$((round + 1))
 for f in $(echo "$flavors" | tr , ' '); do
 	for lib in ompi pmpi; do
 		pre=
@@ -82,14 +91,25 @@ for f in $(echo "$flavors" | tr , ' '); do
 			sed "s/^[^,]*,/$lib,/" >>"$tmp/all.csv"
 	done
 done
+done
 [ -n "$csv_out" ] && cp "$tmp/all.csv" "$csv_out"
 
 echo "# mpi_rma_bench under Open MPI (osc chosen by Open MPI${OMPI_MCA_ARGS:+, $OMPI_MCA_ARGS}) and"
-echo "# with LD_PRELOAD=$(basename "$so") (libwin), 2 ranks; medians; ratio = libwin_pmpi / Open MPI"
+echo "# with LD_PRELOAD=$(basename "$so") (libwin), 2 ranks; medians (of $rounds alternated round(s)); ratio = libwin_pmpi / Open MPI"
 awk -F, '
-{ key = $2 "," $3 "," $4 "," $5 "," $7; v[$1 "," key] = $10; u[key] = $13
+function median(s,    a, m, i, j, t) {
+	m = split(s, a, " ")
+	for (i = 2; i <= m; i++)
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+}
+{ key = $2 "," $3 "," $4 "," $5 "," $7; all[$1 "," key] = all[$1 "," key] " " $10; u[key] = $13
   if (!(key in seen)) { seen[key] = 1; order[n++] = key } }
 END {
+	for (ak in all)
+		v[ak] = median(all[ak])
 	last = ""
 	for (i = 0; i < n; i++) {
 		split(order[i], k, ",")
