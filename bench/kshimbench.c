@@ -9,7 +9,8 @@
  *     kshim-crt-u   kshim, created window over a buffer 64 bytes past a
  *                   page boundary: not mappable, one SUBMIT per call
  *     shm-alloc     shm, allocated window (memfd mapping)
- *     shm-create    shm, created window (process_vm_*v)
+ *     shm-create    shm, created window (its pages moved into a memfd the
+ *                   peer maps, core/adopt.c; process_vm_*v where not)
  *     pvm           one raw process_vm_writev/readv call to the other process
  *     memcpy        local memcpy of the same size
  *   staged put against copy put (win_put into the mapping) into the
