@@ -186,14 +186,17 @@ typedef struct win_opts {
  *
  * When same-host peers reach this member through the shm transport and
  * the memory is private anonymous memory (heap, malloc, anonymous mmap),
- * the library moves the pages that hold it into shared memory at the same
- * addresses, contents kept, so that the peers map it (loads, stores and
- * CPU atomics instead of a system call per access); when the last window
- * over them is freed they become private memory again. Pages that also
- * hold other data (a window that does not start and end on page
- * boundaries) are moved only while the process has a single thread. No
- * thread may store to those pages while win_create() or win_free() runs;
- * a fork()ed child gets a private copy. WIN_SHM_ADOPT=0 turns this off.
+ * the library moves the window's whole pages (those between its first and
+ * last page boundary) into shared memory at the same addresses, contents
+ * kept, so that the peers map them (loads, stores and CPU atomics instead
+ * of a system call per access); once no created window overlaps them
+ * they become private memory again. Bytes that share a page with other
+ * data stay where they are and are reached with system calls. No thread
+ * may store to the window while win_create() or win_free() runs; a
+ * fork()ed child gets a private copy. Not moved: the stack in use, locked
+ * (mlock), MADV_DONTFORK/WIPEONFORK, userfaultfd or protection-key
+ * memory, pages another created window overlaps. Memory registered for
+ * DMA by other software must not be moved: WIN_SHM_ADOPT=0 turns this off.
  */
 int win_create(win_group_t *group, void *base, size_t size, int disp_unit,
 	       const win_opts_t *opts, win_t **win);

@@ -1,34 +1,46 @@
 /*
- * Adopted memory: the pages behind a created window moved into a memfd
- * segment, so that same-host peers can map them.
+ * Memory behind created windows that same-host peers can map.
  *
  * A window created over ordinary memory (malloc, posix_memalign, anonymous
  * mmap) can only be reached by another process through one process_vm
  * system call per access, and its atomics need a lock around two of them.
- * When a peer's transport maps segments (shm), win_create instead copies
- * the pages that hold the window into a fresh memfd and moves that mapping
- * over the same addresses with mremap(MREMAP_FIXED): the owner keeps its
- * pointer and its bytes, the peers map the memfd and use loads, stores and
- * CPU atomics. When the last window over them is freed the pages are
+ * When a peer's transport maps segments (shm), win_create instead adopts
+ * the window's whole pages: it copies them into a fresh memfd and maps
+ * that over the same addresses (mmap MAP_FIXED): the owner keeps its
+ * pointer and its bytes, the peers map the memfd and use loads, stores
+ * and CPU atomics there. When no window uses them any more the pages are
  * copied back into private anonymous memory the same way.
  *
+ * Only pages that hold nothing but the window's own bytes are adopted:
+ * the part of a window between its first and its last page boundary. The
+ * bytes before the first boundary and after the last, which share their
+ * pages with other data (neighbouring allocations, malloc's headers) that
+ * other threads may be writing, stay where they are; peers reach them with
+ * process_vm calls (transport/shm/shm.c splits each access). Nobody may
+ * store to the window's bytes while win_create or win_free runs, as MPI
+ * requires of the window's memory anyway.
+ *
  * What is adopted, and when:
- *  - only pages of private, anonymous, writable mappings (the heap, mmap'd
- *    malloc chunks, anonymous mmap): never the stack, files, shared
- *    mappings or anything else;
- *  - the first and last page may hold bytes that are not the window's
- *    (neighbouring allocations, malloc's own headers). Another thread
- *    storing there during the copy would lose its store, so such pages are
- *    adopted only while the process has a single thread; a page-aligned
- *    window of whole pages is adopted in any process (its bytes are the
- *    window's, which nobody may store to while win_create or win_free run);
- *  - WIN_SHM_ADOPT=0 turns it off.
- * A child created by fork() gets private copies of adopted pages at once
- * (the atfork handler below), as it would have of the original memory.
+ *  - pages of private, anonymous, writable mappings (the heap, malloc's
+ *    mmap'd chunks, anonymous mmap), not the stack in use, files, shared
+ *    mappings, nor mappings that are locked (mlock), excluded from fork
+ *    children (MADV_DONTFORK, MADV_WIPEONFORK), under userfaultfd or
+ *    protection keys;
+ *  - pages that no other live created window of the process overlaps (its
+ *    registration with a device, the module or a peer would keep pointing
+ *    at the replaced pages); a window over pages already adopted shares
+ *    them, and they are given back once no created window overlaps them;
+ *  - WIN_SHM_ADOPT=0 turns it off. Memory that other software registered
+ *    for DMA (RDMA, io_uring fixed buffers) must not be adopted: set it.
+ * A child created by fork() gets private copies of adopted pages from the
+ * atfork handler below, registered when the library is loaded; stores the
+ * parent makes between fork() and that handler can still reach the child.
+ * _Fork() and raw clone() run no handlers: such a child shares the pages.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,10 +66,10 @@ struct maps_reader {
 	char buf[8192];
 };
 
-static bool maps_open(struct maps_reader *m)
+static bool maps_open(struct maps_reader *m, const char *path)
 {
 	m->len = m->pos = 0;
-	m->fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	m->fd = open(path, O_RDONLY | O_CLOEXEC);
 	return m->fd >= 0;
 }
 
@@ -110,17 +122,12 @@ static const char *parse_num(const char *s, const char *end, int base,
 	return s;
 }
 
-/* "lo-hi perms offset dev inode   path" */
-static bool maps_next(struct maps_reader *m, struct vma *v)
+/* A maps line: "lo-hi perms offset dev inode   path". */
+static bool parse_vma(const char *line, size_t len, struct vma *v)
 {
-	size_t len;
-	char *line = maps_line(m, &len);
-	const char *s, *end;
+	const char *s, *end = line + len;
 	unsigned long n;
 
-	if (!line)
-		return false;
-	end = line + len;
 	s = parse_num(line, end, 16, &n);
 	v->lo = n;
 	if (s >= end || *s++ != '-')
@@ -144,6 +151,14 @@ static bool maps_next(struct maps_reader *m, struct vma *v)
 	return true;
 }
 
+static bool maps_next(struct maps_reader *m, struct vma *v)
+{
+	size_t len;
+	char *line = maps_line(m, &len);
+
+	return line && parse_vma(line, len, v);
+}
+
 static bool vma_adoptable(const struct vma *v)
 {
 	return !memcmp(v->perms, "rw-p", 4) && v->inode == 0 &&
@@ -160,7 +175,7 @@ static bool range_is(uintptr_t lo, uintptr_t hi,
 	struct vma v;
 	uintptr_t cur = lo;
 
-	if (!maps_open(&m))
+	if (!maps_open(&m, "/proc/self/maps"))
 		return false;
 	while (cur < hi && maps_next(&m, &v)) {
 		if (v.hi <= cur)
@@ -183,22 +198,69 @@ static bool ok_our_segment(const struct vma *v, unsigned long inode)
 	return !memcmp(v->perms, "rw-s", 4) && v->inode == inode;
 }
 
-static int thread_count(void)
+/*
+ * Does a mapping overlapping [lo, hi) carry a property that moving its
+ * pages would drop (smaps VmFlags: locked, not copied or wiped on fork,
+ * userfaultfd) or a protection key? Unreadable: assume so.
+ */
+static bool flags_forbid(uintptr_t lo, uintptr_t hi)
 {
-	char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	char *t;
+	static const char bad[][3] = { "lo", "dc", "wf", "um", "uw", "ui" };
+	struct maps_reader m;
+	bool in = false, forbid = false;
+	size_t len;
+	char *line;
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	t = strstr(buf, "\nThreads:");
-	return t ? atoi(t + 9) : -1;
+	if (!maps_open(&m, "/proc/self/smaps"))
+		return true;
+	while (!forbid && (line = maps_line(&m, &len))) {
+		struct vma v;
+
+		if (len && ((*line >= '0' && *line <= '9') ||
+			    (*line >= 'a' && *line <= 'f'))) {
+			in = parse_vma(line, len, &v) && v.lo < hi && v.hi > lo;
+		} else if (in && len > 8 && !memcmp(line, "VmFlags:", 8)) {
+			for (size_t i = 8; i + 2 <= len; i += 3) {
+				while (i < len && line[i] == ' ')
+					i++;
+				for (size_t k = 0; k < sizeof(bad) / 3; k++)
+					if (i + 2 <= len &&
+					    !memcmp(line + i, bad[k], 2))
+						forbid = true;
+			}
+		} else if (in && len > 14 &&
+			   !memcmp(line, "ProtectionKey:", 14)) {
+			unsigned long key;
+			const char *t = line + 14;
+
+			while (t < line + len && *t == ' ')
+				t++;
+			parse_num(t, line + len, 10, &key);
+			forbid = key != 0;
+		}
+	}
+	maps_close(&m);
+	return forbid;
+}
+
+/* Does the mapping this thread runs its stack on overlap [lo, hi)? */
+static bool holds_our_stack(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	struct maps_reader m;
+	struct vma v;
+	bool hit = true; /* unknown: as if it did */
+
+	if (!maps_open(&m, "/proc/self/maps"))
+		return true;
+	while (maps_next(&m, &v)) {
+		if (sp >= v.lo && sp < v.hi) {
+			hit = v.lo < hi && v.hi > lo;
+			break;
+		}
+	}
+	maps_close(&m);
+	return hit;
 }
 
 /* ---- copying pages ----
@@ -272,63 +334,95 @@ static bool copy_out(char *dst, int fd, size_t len)
 
 /*
  * Put private anonymous pages back under m's addresses, with the contents
- * they have now, if the mapping there is still m's segment (the owner may
- * have unmapped it, or fork's handler already did this).
+ * they have now: copied into a fresh mapping first, which then replaces
+ * the segment's in one step. Only if the mapping there is still m's
+ * segment (`check`; the owner may have unmapped it).
  */
-static bool give_back(struct win_mem *m)
+static bool give_back(struct win_mem *m, bool check)
 {
 	struct stat st;
 	void *tmp;
 
-	if (m->seg.fd < 0 || fstat(m->seg.fd, &st) ||
-	    !range_is((uintptr_t)m->seg.addr,
-		      (uintptr_t)m->seg.addr + m->seg.len, ok_our_segment,
-		      (unsigned long)st.st_ino))
-		return false;
+	if (check && (fstat(m->seg.fd, &st) ||
+		      !range_is((uintptr_t)m->seg.addr,
+				(uintptr_t)m->seg.addr + m->seg.len,
+				ok_our_segment, (unsigned long)st.st_ino)))
+		return true; /* nothing of ours is there any more */
 	tmp = mmap(NULL, m->seg.len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp == MAP_FAILED)
 		return false;
-	if (!copy_out(tmp, m->seg.fd, m->seg.len) ||
+	if (copy_out(tmp, m->seg.fd, m->seg.len) &&
 	    mremap(tmp, m->seg.len, m->seg.len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		   m->seg.addr) == MAP_FAILED) {
-		munmap(tmp, m->seg.len);
-		return false;
-	}
-	return true;
+		   m->seg.addr) != MAP_FAILED)
+		return true;
+	munmap(tmp, m->seg.len);
+	/* A failed MREMAP_FIXED may have unmapped the range: put the
+	 * segment back (it still holds every byte). */
+	if (!fstat(m->seg.fd, &st) &&
+	    !range_is((uintptr_t)m->seg.addr,
+		      (uintptr_t)m->seg.addr + m->seg.len, ok_our_segment,
+		      (unsigned long)st.st_ino))
+		mmap(m->seg.addr, m->seg.len, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_FIXED, m->seg.fd, 0);
+	return false;
 }
 
-/* ---- fork: children get private copies ---- */
+/* ---- the process's adopted segments and created windows ---- */
 
-static pthread_mutex_t adopted_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct win_mem *adopted; /* every adopted segment in the process */
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t adopt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct win_mem *adopted; /* in use, or waiting to be given back */
+static struct win *created;     /* live created windows, every context */
 
+/*
+ * fork: the child gets private copies at once. Registered when the library
+ * is loaded, so that it runs before child handlers registered later.
+ */
 static void atfork_prepare(void)
 {
-	pthread_mutex_lock(&adopted_lock);
+	pthread_mutex_lock(&adopt_lock);
 }
 
 static void atfork_parent(void)
 {
-	pthread_mutex_unlock(&adopted_lock);
+	pthread_mutex_unlock(&adopt_lock);
 }
 
 static void atfork_child(void)
 {
-	for (struct win_mem *m = adopted; m; m = m->next_adopted)
-		give_back(m);
-	pthread_mutex_unlock(&adopted_lock);
+	for (struct win_mem *m = adopted; m; m = m->next)
+		give_back(m, true);
+	pthread_mutex_unlock(&adopt_lock);
 }
 
-static void atfork_register(void)
+__attribute__((constructor)) static void adopt_init(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-/* ---- adoption ---- */
+/* Does a live created window other than `except` overlap [lo, hi)? */
+static bool overlaps_created(uintptr_t lo, uintptr_t hi,
+			     const struct win *except)
+{
+	for (const struct win *w = created; w; w = w->next_created)
+		if (w != except && w->len && (uintptr_t)w->base < hi &&
+		    (uintptr_t)w->base + w->len > lo)
+			return true;
+	return false;
+}
 
-bool win_mem_adoption_wanted(struct win *w)
+static struct win_mem *adopted_find(uintptr_t lo, uintptr_t hi)
+{
+	for (struct win_mem *m = adopted; m; m = m->next) {
+		uintptr_t a = (uintptr_t)m->seg.addr;
+
+		if (lo >= a && hi <= a + m->seg.len)
+			return m;
+	}
+	return NULL;
+}
+
+static bool adoption_wanted(struct win *w)
 {
 	const char *env = getenv("WIN_SHM_ADOPT");
 
@@ -341,78 +435,126 @@ bool win_mem_adoption_wanted(struct win *w)
 	return false;
 }
 
-struct win_mem *win_mem_adopt(struct win_ctx *ctx, void *base, size_t len)
+/* Move the whole pages [lo, hi) into a new segment; NULL if not. */
+static struct win_mem *adopt(struct win *w, uintptr_t lo, uintptr_t hi)
 {
-	size_t pg = win_page_size();
-	uintptr_t lo = (uintptr_t)base / pg * pg;
-	uintptr_t hi = ((uintptr_t)base + len + pg - 1) / pg * pg;
-	bool foreign = lo != (uintptr_t)base || hi != (uintptr_t)base + len;
+	size_t len = hi - lo;
+	sigset_t all, old;
 	struct win_mem *m;
+	bool ok;
+	void *p;
 
-	if (!len || hi < lo)
-		return NULL;
-	if (!range_is(lo, hi, ok_private_anon, 0)) {
-		win_log(ctx, WIN_LOG_DEBUG, "window memory %p+%zu: not private "
-			"anonymous memory, peers reach it with process_vm",
-			base, len);
-		return NULL;
-	}
-	if (foreign && thread_count() != 1) {
-		win_log(ctx, WIN_LOG_DEBUG, "window memory %p+%zu shares its "
-			"first or last page and the process has threads: peers "
-			"reach it with process_vm", base, len);
+	if (overlaps_created(lo, hi, w) || holds_our_stack(lo, hi) ||
+	    !range_is(lo, hi, ok_private_anon, 0) || flags_forbid(lo, hi)) {
+		win_log(w->ctx, WIN_LOG_DEBUG, "window memory %p+%zu stays "
+			"where it is (not plain private memory, or another "
+			"window uses it): peers reach it with process_vm",
+			w->base, w->len);
 		return NULL;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m)
+	if (!(m = calloc(1, sizeof(*m))))
 		return NULL;
-	if (win_segment_create(&m->seg, "libwin-adopted", hi - lo)) {
+	m->seg.fd = memfd_create("libwin-adopted", MFD_CLOEXEC);
+	if (m->seg.fd < 0 || ftruncate(m->seg.fd, (off_t)len)) {
+		if (m->seg.fd >= 0)
+			close(m->seg.fd);
 		free(m);
 		return NULL;
 	}
-	if (!copy_in(m->seg.fd, (char *)lo, hi - lo) ||
-	    mremap(m->seg.addr, m->seg.len, m->seg.len,
-		   MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED) {
-		win_log(ctx, WIN_LOG_DEBUG, "moving window memory into a "
-			"segment: %s", strerror(errno));
-		win_segment_destroy(&m->seg);
-		free(m);
-		return NULL;
-	}
+	m->seg.len = len;
 	m->seg.addr = (void *)lo;
+	/* No signal handler may store into the pages between copy and map. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = copy_in(m->seg.fd, (char *)lo, len);
+	p = ok ? mmap((void *)lo, len, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_FIXED, m->seg.fd, 0) : MAP_FAILED;
+	if (ok && p == MAP_FAILED && !range_is(lo, hi, ok_private_anon, 0)) {
+		/* The kernel let go of the old pages but did not map the
+		 * new ones: the segment holds every byte, try once more. */
+		p = mmap((void *)lo, len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, m->seg.fd, 0);
+		if (p == MAP_FAILED)
+			win_log(w->ctx, WIN_LOG_ERROR, "window memory %p+%zu "
+				"could not be mapped back: %s", (void *)lo,
+				len, strerror(errno));
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p == MAP_FAILED) {
+		close(m->seg.fd);
+		free(m);
+		return NULL;
+	}
 	m->adopted = true;
-	m->foreign = foreign;
-	pthread_once(&atfork_once, atfork_register);
-	pthread_mutex_lock(&adopted_lock);
-	m->next_adopted = adopted;
+	m->next = adopted;
 	adopted = m;
-	pthread_mutex_unlock(&adopted_lock);
-	m->next = ctx->mems;
-	ctx->mems = m;
-	win_log(ctx, WIN_LOG_DEBUG, "window memory %p+%zu adopted (%zu pages)",
-		base, len, m->seg.len / pg);
+	win_log(w->ctx, WIN_LOG_DEBUG, "window memory %p+%zu: %zu pages "
+		"adopted", w->base, w->len, len / win_page_size());
 	return m;
 }
 
-void win_mem_release(struct win_mem *m)
+/* w uses m for its bytes [lo, hi). */
+static void use(struct win *w, struct win_mem *m, uintptr_t lo, uintptr_t hi)
 {
-	if (m->adopted) {
-		struct win_mem **pp;
+	m->users++;
+	w->mem = m;
+	w->mem_lo = lo - (uintptr_t)w->base;
+	w->mem_hi = hi - (uintptr_t)w->base;
+	w->mem_off = lo - (uintptr_t)m->seg.addr;
+}
 
-		pthread_mutex_lock(&adopted_lock);
-		for (pp = &adopted; *pp && *pp != m; pp = &(*pp)->next_adopted)
+void win_created_attach(struct win *w)
+{
+	size_t pg = win_page_size();
+	uintptr_t b = (uintptr_t)w->base, e = b + w->len;
+	uintptr_t lo = (b + pg - 1) / pg * pg, hi = e / pg * pg;
+	struct win_mem *m;
+
+	pthread_mutex_lock(&adopt_lock);
+	if (w->len && (m = win_mem_find(w->ctx, w->base, w->len)))
+		use(w, m, b, e); /* inside win_mem_alloc'ed memory */
+	else if (lo < hi &&
+		 ((m = win_mem_find(w->ctx, (void *)lo, hi - lo)) ||
+		  (m = adopted_find(lo, hi)) ||
+		  (adoption_wanted(w) && (m = adopt(w, lo, hi)))))
+		use(w, m, lo, hi);
+	w->next_created = created;
+	created = w;
+	w->created_listed = true;
+	pthread_mutex_unlock(&adopt_lock);
+}
+
+void win_created_detach(struct win *w)
+{
+	struct win_mem **pp;
+
+	pthread_mutex_lock(&adopt_lock);
+	if (w->created_listed) {
+		struct win **wp;
+
+		for (wp = &created; *wp && *wp != w; wp = &(*wp)->next_created)
 			;
-		if (*pp)
-			*pp = m->next_adopted;
-		pthread_mutex_unlock(&adopted_lock);
-		/* Giving back a page shared with other data could race
-		 * another thread: such pages stay shared (still the owner's
-		 * memory, at the same addresses). */
-		if (!m->foreign || thread_count() == 1)
-			give_back(m);
-		/* Whatever is mapped there now is the owner's: keep it. */
-		m->seg.addr = NULL;
+		if (*wp)
+			*wp = w->next_created;
+		w->created_listed = false;
 	}
-	win_segment_destroy(&m->seg);
-	free(m);
+	if (w->mem)
+		w->mem->users--;
+	w->mem = NULL;
+	/* Pages no window uses go back, once no created window overlaps
+	 * them (one that does might reach them by address). */
+	for (pp = &adopted; *pp;) {
+		struct win_mem *m = *pp;
+		uintptr_t a = (uintptr_t)m->seg.addr;
+
+		if (m->users || overlaps_created(a, a + m->seg.len, NULL) ||
+		    !give_back(m, true)) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		close(m->seg.fd);
+		free(m);
+	}
+	pthread_mutex_unlock(&adopt_lock);
 }

@@ -239,13 +239,14 @@ fail:
 	return rc;
 }
 
-/* Take a segment off the context's list and release it. */
+/* Take a win_mem_alloc'ed segment off its list and release it. */
 static void mem_unlink(struct win_mem **pp)
 {
 	struct win_mem *m = *pp;
 
 	*pp = m->next;
-	win_mem_release(m);
+	win_segment_destroy(&m->seg);
+	free(m);
 }
 
 int win_finalize(win_ctx_t *ctx)
@@ -403,18 +404,6 @@ struct win_mem *win_mem_find(struct win_ctx *ctx, const void *addr,
 	return NULL;
 }
 
-void win_mem_put(struct win_ctx *ctx, struct win_mem *m)
-{
-	struct win_mem **pp;
-
-	if (--m->users > 0 || !m->adopted)
-		return;
-	for (pp = &ctx->mems; *pp && *pp != m; pp = &(*pp)->next)
-		;
-	if (*pp)
-		mem_unlink(pp);
-}
-
 int win_mem_alloc(win_ctx_t *ctx, size_t size, void **mem)
 {
 	struct win_mem *m;
@@ -449,7 +438,7 @@ int win_mem_free(win_ctx_t *ctx, void *mem)
 	if (!mem)
 		return WIN_OK;
 	for (pp = &ctx->mems; *pp; pp = &(*pp)->next)
-		if ((*pp)->seg.addr == mem && !(*pp)->adopted)
+		if ((*pp)->seg.addr == mem)
 			break;
 	if (!*pp)
 		return win_seterr(WIN_ERR_ARG, "win_mem_free: %p was not "

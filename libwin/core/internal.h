@@ -74,29 +74,26 @@ struct win_ctx {
 	struct win_mem *mems;     /* win_mem_alloc'ed memory */
 };
 
-/* Memory from win_mem_alloc, or adopted from under a created window
+/* Memory from win_mem_alloc, or adopted from under created windows
  * (core/adopt.c): a segment same-host peers can map. */
 struct win_mem {
 	struct win_segment seg;
 	int users;                /* created windows over it */
 	bool adopted;             /* the owner's own pages, moved into seg */
-	bool foreign;             /* its edge pages hold other data too */
-	struct win_mem *next;
-	struct win_mem *next_adopted;
+	struct win_mem *next;     /* the context's list; adopted: the
+				     process's (core/adopt.c) */
 };
-/* The win_mem holding [addr, addr + len), or NULL. */
+/* The win_mem_alloc'ed memory holding [addr, addr + len), or NULL. */
 struct win_mem *win_mem_find(struct win_ctx *ctx, const void *addr,
 			     size_t len);
-/* A created window is done with m: adopted memory goes back to private
- * pages when no window uses it any more. */
-void win_mem_put(struct win_ctx *ctx, struct win_mem *m);
-/* core/adopt.c: should w's own memory be moved into a segment (a peer's
- * transport maps segments), and do it: the segment joins ctx's list;
- * NULL when that is not possible. */
-bool win_mem_adoption_wanted(struct win *w);
-struct win_mem *win_mem_adopt(struct win_ctx *ctx, void *base, size_t len);
-/* Release m's segment; adopted pages go back to private memory. */
-void win_mem_release(struct win_mem *m);
+/*
+ * core/adopt.c. A created window joins the process's list of them and
+ * finds the shareable memory behind (part of) its bytes: win_mem_alloc'ed
+ * memory, or its whole pages adopted when a peer's transport maps
+ * segments (sets w->mem and the w->mem_* fields). Detach undoes it.
+ */
+void win_created_attach(struct win *w);
+void win_created_detach(struct win *w);
 
 /* Is `ctx` a context that was initialised and not finalized? */
 bool win_ctx_live(const struct win_ctx *ctx);
@@ -167,10 +164,13 @@ struct win {
 	int disp_unit;
 	struct win_segment data; /* allocate flavour (fd -1 otherwise) */
 	void *data_lib;  /* the library's own mapping of `data` */
-	/* Created over win_mem_alloc'ed memory: peers on this host may map
-	 * mem->seg and find this member's part at mem_off. */
+	/* Created windows whose bytes [mem_lo, mem_hi) lie in a segment
+	 * (win_mem_alloc'ed or adopted): peers on this host may map mem->seg
+	 * and find byte mem_lo of this member's part at mem_off. */
 	struct win_mem *mem;
-	size_t mem_off;
+	size_t mem_off, mem_lo, mem_hi;
+	struct win *next_created; /* the process's created windows */
+	bool created_listed;
 	struct win_segment ctrl; /* this member's control block */
 	struct win_peer *peers;
 	void *tw[WIN_MAX_TRANSPORTS];

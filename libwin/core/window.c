@@ -103,14 +103,7 @@ static int win_local_memory(struct win *w, size_t len, void *base)
 	if (w->flavor == WIN_FLAVOR_CREATE) {
 		w->base = base;
 		w->data_lib = base;
-		if (len && !(w->mem = win_mem_find(w->ctx, base, len)) &&
-		    win_mem_adoption_wanted(w))
-			w->mem = win_mem_adopt(w->ctx, base, len);
-		if (w->mem) {
-			w->mem->users++;
-			w->mem_off = (size_t)((char *)base -
-					      (char *)w->mem->seg.addr);
-		}
+		win_created_attach(w);
 		return WIN_OK;
 	}
 	own = w->peers[w->rank].tp;
@@ -142,10 +135,8 @@ static void win_local_memory_free(struct win *w)
 	if (w->data_lib && w->data_lib != w->base && w->data.addr)
 		munmap(w->data_lib, w->data.len);
 	w->data_lib = NULL;
-	if (w->mem) {
-		win_mem_put(w->ctx, w->mem);
-		w->mem = NULL;
-	}
+	if (w->flavor == WIN_FLAVOR_CREATE)
+		win_created_detach(w);
 	win_segment_destroy(&w->data);
 	win_segment_destroy(&w->ctrl);
 }

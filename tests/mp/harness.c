@@ -113,7 +113,7 @@ void mp_barrier(struct mp_env *env)
 }
 
 void mp_fetch_add_race(struct mp_env *e, win_t *w, const void *counter,
-		       int nadd)
+		       size_t disp, int nadd)
 {
 	uint64_t one = 1, old, v;
 
@@ -122,7 +122,7 @@ void mp_fetch_add_race(struct mp_env *e, win_t *w, const void *counter,
 	for (int i = 0; i < nadd; i++)
 		for (int t = 0; t < e->size; t++)
 			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
-					      WIN_OP_SUM, t, 0));
+					      WIN_OP_SUM, t, disp));
 	CHECK_OK(win_unlock_all(w));
 	mp_barrier(e);
 	memcpy(&v, counter, 8);

@@ -142,12 +142,12 @@ static inline uint64_t mp_add(volatile void *scratch, int i, uint64_t v)
 void mp_wait_scratch(struct mp_env *env, int i, uint64_t v, int ms);
 
 /*
- * Every member fetch-adds 1 `nadd` times to the uint64 at displacement 0
- * of every member's part of `w`, all at once (in lock_all); then checks
- * that its own counter at `counter` (its part's first byte) holds
+ * Every member fetch-adds 1 `nadd` times to the uint64 at displacement
+ * `disp` of every member's part of `w`, all at once (in lock_all); then
+ * checks that its own counter, at `counter` in its memory, holds
  * nadd * size.
  */
 void mp_fetch_add_race(struct mp_env *env, win_t *w, const void *counter,
-		       int nadd);
+		       size_t disp, int nadd);
 
 #endif /* LIBWIN_TESTS_HARNESS_H */

@@ -68,7 +68,7 @@ static void body_mem(struct mp_env *e)
 	CHECK_OK(win_fence(w, WIN_MODE_NOSUCCEED));
 
 	/* Every member adds to slot 0 of every member, all at once. */
-	mp_fetch_add_race(e, w, part, NADD);
+	mp_fetch_add_race(e, w, part, 0, NADD);
 	/* A compare-and-swap race: exactly one member wins on each. */
 	mp_barrier(e);
 	CHECK_OK(win_lock_all(w, 0));

@@ -2,12 +2,15 @@
  * The shm transport: peers on the same host, no kernel module.
  *
  * Allocated windows are memfd segments that every member maps: put and get
- * are memcpy, atomics are CPU atomics on the shared mapping; so are parts
- * of created windows that lie in win_mem_alloc'ed memory (a memfd segment
- * too). Other created windows are the owners' own memory, reached with
- * process_vm_readv/writev (one system call per transfer, iovec batches
- * included); their atomics are read-modify-write under a per-member lock
- * word, since the kernel offers no remote atomic. Control blocks are
+ * are memcpy, atomics are CPU atomics on the shared mapping; so are the
+ * bytes of created windows that lie in a segment: win_mem_alloc'ed memory,
+ * or the window's whole pages, which the core moves into one when it can
+ * (core/adopt.c). The rest of a created window is the owner's own memory,
+ * reached with process_vm_readv/writev (one system call per transfer,
+ * iovec batches included); atomics there are read-modify-write under a
+ * per-member lock word, since the kernel offers no remote atomic. An
+ * access wholly inside the mapped bytes takes the mapping, any other the
+ * process_vm path: every member decides the same way for each address. Control blocks are
  * always shared segments, so locks, post/complete and signals are CPU
  * atomics plus futex wake-ups.
  */
@@ -29,8 +32,10 @@
 
 struct shm_peer {
 	pid_t pid;
-	char *data;          /* mapped part (allocate; self for create) */
-	bool shared;         /* every member maps the part: CPU atomics */
+	uintptr_t data;      /* address of the part's byte 0 in our mapping */
+	size_t mlo, mhi;     /* the part's bytes we reach through data */
+	size_t alo, ahi;     /* ... that every member maps: CPU atomics */
+	bool whole;          /* the whole part is such bytes */
 	uintptr_t raddr;     /* the owner's address of its part (create) */
 	struct win_segment data_seg; /* our attachment of the peer's data
 					segment (fd -1 when not ours) */
@@ -47,7 +52,9 @@ struct shm_exchange {
 	int32_t data_fd;     /* segment every member maps, or -1 */
 	int32_t pad;
 	uint64_t data_len;
-	uint64_t data_off;   /* the part's offset in that segment */
+	uint64_t data_off;   /* offset in that segment of the part's byte */
+	uint64_t map_lo;     /* ... map_lo; the segment holds the part's */
+	uint64_t map_hi;     /* bytes [map_lo, map_hi) */
 	uint64_t base;
 };
 
@@ -160,8 +167,10 @@ static int attach_peer(struct shm_win *sw, int rank,
 					x->data_len);
 		if (rc)
 			return rc;
-		p->data = (char *)p->data_seg.addr + x->data_off;
-		p->shared = true;
+		p->data = (uintptr_t)p->data_seg.addr + x->data_off -
+			  x->map_lo;
+		p->mlo = p->alo = x->map_lo;
+		p->mhi = p->ahi = x->map_hi;
 	}
 	return WIN_OK;
 }
@@ -184,14 +193,21 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 
 	if (w->flavor == WIN_FLAVOR_CREATE)
 		allow_peers_to_reach_us(w->ctx);
-	/* An allocated window's segment, or the win_mem_alloc'ed memory a
-	 * created one lies in: the others map it. */
-	me = (struct shm_exchange){
-		.data_fd = w->mem ? w->mem->seg.fd : w->data.fd,
-		.data_len = w->mem ? w->mem->seg.len : w->data.len,
-		.data_off = w->mem ? w->mem_off : 0,
-		.base = (uintptr_t)w->base,
-	};
+	/* An allocated window's segment, or the one holding (part of) a
+	 * created window's bytes: the others map it. */
+	if (w->flavor != WIN_FLAVOR_CREATE)
+		me = (struct shm_exchange){ .data_fd = w->data.fd,
+					    .data_len = w->data.len,
+					    .map_hi = UINT64_MAX };
+	else if (w->mem)
+		me = (struct shm_exchange){ .data_fd = w->mem->seg.fd,
+					    .data_len = w->mem->seg.len,
+					    .data_off = w->mem_off,
+					    .map_lo = w->mem_lo,
+					    .map_hi = w->mem_hi };
+	else
+		me = (struct shm_exchange){ .data_fd = -1 };
+	me.base = (uintptr_t)w->base;
 	win_ctrlset_addr(w, &me.ctrl);
 	all = calloc((size_t)w->size, sizeof(*all));
 	sw = calloc(1, sizeof(*sw));
@@ -216,12 +232,17 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 		if (r == w->rank) {
 			p->pid = me.ctrl.pid;
 			p->raddr = me.base;
-			p->data = w->data_lib;
-			p->shared = me.data_fd >= 0;
+			p->data = (uintptr_t)w->data_lib; /* all of it */
+			p->mhi = SIZE_MAX;
+			if (me.data_fd >= 0) {
+				p->alo = me.map_lo;
+				p->ahi = me.map_hi;
+			}
 			rc = win_ctrlset_attach(&sw->cs, r, &me.ctrl);
-			continue;
+		} else {
+			rc = attach_peer(sw, r, &all[r]);
 		}
-		rc = attach_peer(sw, r, &all[r]);
+		p->whole = p->alo == 0 && p->ahi >= w->peers[r].size;
 	}
 	/* Once every member has mapped what it needs, created windows are
 	 * probed so that a refusal by the kernel shows here, with its
@@ -229,7 +250,7 @@ static int shm_win_open(struct win *w, void *state, const bool *serves,
 	if (rc == WIN_OK)
 		rc = win_agree(w->group, rc);
 	for (int r = 0; r < w->size && rc == WIN_OK; r++) {
-		if (serves[r] && r != w->rank && !sw->p[r].shared)
+		if (serves[r] && r != w->rank && !sw->p[r].whole)
 			rc = probe_peer(&sw->p[r], w->peers[r].size);
 	}
 	free(all);
@@ -253,19 +274,35 @@ static int shm_win_close(struct win *w, void *tw)
 	return WIN_OK;
 }
 
-/* The part when it is reachable with plain loads and stores, else NULL. */
-static inline char *mapped(struct shm_win *sw, int rank)
+/* The part's byte 0 if bytes [off, off + len) are reachable with plain
+ * loads and stores, else NULL. */
+static inline char *mapped(struct shm_win *sw, int rank, size_t off,
+			   size_t len)
 {
-	return sw->p[rank].data;
+	struct shm_peer *p = &sw->p[rank];
+
+	return likely(p->data && off >= p->mlo && off <= p->mhi &&
+		      len <= p->mhi - off) ?
+	       (char *)p->data : NULL;
+}
+
+/* ... and [off, off + len) take CPU atomics (every member maps them). */
+static inline bool cpu_atomic(struct shm_win *sw, int rank, size_t off,
+			      size_t len)
+{
+	struct shm_peer *p = &sw->p[rank];
+
+	return off >= p->alo && off <= p->ahi && len <= p->ahi - off;
 }
 
 static void *shm_direct(void *tw, int rank)
 {
 	struct shm_win *sw = tw;
 
-	/* Only parts every member maps: the atomics on the others go
-	 * through the member's lock, which CPU atomics would bypass. */
-	return sw->p[rank].shared ? sw->p[rank].data : NULL;
+	/* Only parts every member maps whole: the atomics on the others go
+	 * (in part) through the member's lock, which CPU atomics would
+	 * bypass. */
+	return sw->p[rank].whole ? (void *)sw->p[rank].data : NULL;
 }
 
 /* ---- data movement ---- */
@@ -274,7 +311,7 @@ static int shm_put(void *tw, int rank, const void *src, size_t len,
 		   size_t off, struct win_req *req)
 {
 	struct shm_win *sw = tw;
-	char *dst = mapped(sw, rank);
+	char *dst = mapped(sw, rank, off, len);
 
 	if (likely(dst != NULL)) {
 		memmove(dst + off, src, len);
@@ -287,7 +324,7 @@ static int shm_get(void *tw, int rank, void *dst, size_t len, size_t off,
 		   struct win_req *req)
 {
 	struct shm_win *sw = tw;
-	char *src = mapped(sw, rank);
+	char *src = mapped(sw, rank, off, len);
 
 	if (likely(src != NULL)) {
 		memmove(dst, src + off, len);
@@ -377,9 +414,20 @@ static int shm_vector(struct shm_win *sw, int rank, const struct iovec *iov,
 		      int iovcnt, const struct win_span *spans, int nspans,
 		      bool put)
 {
-	char *base = mapped(sw, rank);
+	char *base = NULL;
 	int rc;
 
+	if (nspans > 0) {
+		size_t lo = spans[0].off, hi = 0;
+
+		for (int s = 0; s < nspans; s++) {
+			if (spans[s].off < lo)
+				lo = spans[s].off;
+			if (spans[s].off + spans[s].len > hi)
+				hi = spans[s].off + spans[s].len;
+		}
+		base = mapped(sw, rank, lo, hi - lo);
+	}
 	if (base) {
 		copy_vector(base, iov, iovcnt, spans, nspans, put);
 		return WIN_OK;
@@ -476,7 +524,7 @@ static void amo_unlock(struct shm_win *sw, int rank)
 static int amo_emulated(struct shm_win *sw, int rank, const struct win_amo *a)
 {
 	size_t tsize = win_datatype_size(a->type);
-	char *local = mapped(sw, rank);
+	char *local = mapped(sw, rank, a->off, a->count * tsize);
 	uint64_t buf[64];
 	int rc;
 
@@ -519,8 +567,9 @@ static int shm_amo(void *tw, int rank, const struct win_amo *a)
 {
 	struct shm_win *sw = tw;
 
-	if (likely(sw->p[rank].shared)) {
-		win_amo_cpu(sw->p[rank].data + a->off, a);
+	if (likely(cpu_atomic(sw, rank, a->off,
+			      a->count * win_datatype_size(a->type)))) {
+		win_amo_cpu((char *)sw->p[rank].data + a->off, a);
 		return WIN_OK;
 	}
 	return amo_emulated(sw, rank, a);
