@@ -27,6 +27,12 @@
 #include "bench_common.h"
 
 #define WINBENCH_MAX_PROCS 256
+#define WINBENCH_MAX_REQS 1024
+
+/* -N: puts and gets are win_iput/win_iget, waited for at the next
+ * synchronization (flush, unlock, fence, complete), as MPI_Put/MPI_Get
+ * complete at the next synchronization: a batch stays in flight. */
+static int nonblocking;
 
 struct be {
 	win_ctx_t *ctx;
@@ -40,6 +46,8 @@ struct be {
 	int size;
 	char transport[64];
 	char err[600];
+	win_req_t *reqs[WINBENCH_MAX_REQS]; /* -N: in flight */
+	int nreqs;
 };
 
 /* Children forked by rank 0, ended if the run has to stop. */
@@ -106,16 +114,48 @@ static const char *be_transport(struct be *b)
 	return b->transport;
 }
 
+/* -N: wait for every request in flight. */
+static int be_drain(struct be *b)
+{
+	int rc = WIN_OK;
+
+	while (b->nreqs > 0) {
+		int r = win_req_wait(&b->reqs[--b->nreqs]);
+
+		if (r && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
+static inline int be_track(struct be *b, win_req_t *req)
+{
+	b->reqs[b->nreqs++] = req;
+	return b->nreqs == WINBENCH_MAX_REQS ? be_drain(b) : WIN_OK;
+}
+
 static inline int be_put(struct be *b, const void *src, size_t len,
 			 int rank, size_t disp)
 {
-	return win_put(b->win, src, len, rank, disp);
+	win_req_t *req;
+	int rc;
+
+	if (!nonblocking)
+		return win_put(b->win, src, len, rank, disp);
+	rc = win_iput(b->win, src, len, rank, disp, &req);
+	return rc ? rc : be_track(b, req);
 }
 
 static inline int be_get(struct be *b, void *dst, size_t len, int rank,
 			 size_t disp)
 {
-	return win_get(b->win, dst, len, rank, disp);
+	win_req_t *req;
+	int rc;
+
+	if (!nonblocking)
+		return win_get(b->win, dst, len, rank, disp);
+	rc = win_iget(b->win, dst, len, rank, disp, &req);
+	return rc ? rc : be_track(b, req);
 }
 
 static inline int be_fop(struct be *b, const int64_t *operand,
@@ -142,7 +182,9 @@ static inline int be_acc(struct be *b, const int64_t *operand, int rank,
 
 static inline int be_flush(struct be *b, int rank)
 {
-	return win_flush(b->win, rank);
+	int rc = be_drain(b);
+
+	return rc ? rc : win_flush(b->win, rank);
 }
 
 static inline int be_lock(struct be *b, int rank)
@@ -152,7 +194,9 @@ static inline int be_lock(struct be *b, int rank)
 
 static inline int be_unlock(struct be *b, int rank)
 {
-	return win_unlock(b->win, rank);
+	int rc = be_drain(b);
+
+	return rc ? rc : win_unlock(b->win, rank);
 }
 
 static inline int be_lock_all(struct be *b)
@@ -162,12 +206,16 @@ static inline int be_lock_all(struct be *b)
 
 static inline int be_unlock_all(struct be *b)
 {
-	return win_unlock_all(b->win);
+	int rc = be_drain(b);
+
+	return rc ? rc : win_unlock_all(b->win);
 }
 
 static inline int be_fence(struct be *b, int nosucceed)
 {
-	return win_fence(b->win, nosucceed ? WIN_MODE_NOSUCCEED : 0);
+	int rc = be_drain(b);
+
+	return rc ? rc : win_fence(b->win, nosucceed ? WIN_MODE_NOSUCCEED : 0);
 }
 
 static inline int be_post(struct be *b, int peer)
@@ -182,7 +230,9 @@ static inline int be_start(struct be *b, int peer)
 
 static inline int be_complete(struct be *b)
 {
-	return win_complete(b->win);
+	int rc = be_drain(b);
+
+	return rc ? rc : win_complete(b->win);
 }
 
 static inline int be_wait(struct be *b)
@@ -253,13 +303,19 @@ static int winbench_opt(struct bench_opts *o, int c, const char *arg)
 	case 'T':
 		o->transports = arg;
 		return 0;
+	case 'N':
+		nonblocking = 1;
+		return 0;
 	}
 	return -1;
 }
 
 static const char winbench_help[] =
 "  -n N        processes to fork (default 2; rank 0 origin, rank 1 target)\n"
-"  -T LIST     libwin transports allowed, in order (as WIN_TRANSPORTS)\n";
+"  -T LIST     libwin transports allowed, in order (as WIN_TRANSPORTS)\n"
+"  -N          puts and gets as win_iput/win_iget, completed at the next\n"
+"              synchronization (as MPI_Put/MPI_Get): a bandwidth batch\n"
+"              stays in flight\n";
 
 static int run_rank(const struct bench_opts *o, const char *name, int rank)
 {
@@ -302,8 +358,10 @@ static int run_rank(const struct bench_opts *o, const char *name, int rank)
 	snprintf(version, sizeof(version), "libwin %d.%d", WIN_VERSION_MAJOR,
 		 WIN_VERSION_MINOR);
 	tenv = o->transports ? o->transports : getenv("WIN_TRANSPORTS");
-	snprintf(extra, sizeof(extra), "group %s; transports allowed: %s",
-		 name ? name : "from the PMIx launcher", tenv && *tenv ? tenv : "all built (default)");
+	snprintf(extra, sizeof(extra), "group %s; transports allowed: %s%s",
+		 name ? name : "from the PMIx launcher",
+		 tenv && *tenv ? tenv : "all built (default)",
+		 nonblocking ? "; puts and gets nonblocking (-N)" : "");
 	memset(&m, 0, sizeof(m));
 	m.prog = "winbench";
 	m.impl = "libwin";
@@ -331,7 +389,7 @@ int main(int argc, char **argv)
 	pid_t parent = getpid(), pid;
 	int i, rc, status, bad = 0;
 
-	rc = bench_parse_args(argc, argv, &o, "winbench", "n:T:",
+	rc = bench_parse_args(argc, argv, &o, "winbench", "n:T:N",
 			      winbench_opt, winbench_help, 1);
 	if (rc)
 		return rc > 0 ? 0 : 1;
