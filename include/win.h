@@ -195,8 +195,11 @@ typedef struct win_opts {
  * may store to the window while win_create() or win_free() runs; a
  * fork()ed child gets a private copy. Not moved: the stack in use, locked
  * (mlock), MADV_DONTFORK/WIPEONFORK, userfaultfd or protection-key
- * memory, pages another created window overlaps. Memory registered for
- * DMA by other software must not be moved: WIN_SHM_ADOPT=0 turns this off.
+ * memory, pages another created window overlaps. When created windows
+ * overlap, pages moved for one go back with the last of them, and the
+ * no-store rule covers all of those pages while it is freed. Memory
+ * registered for DMA by other software must not be moved:
+ * WIN_SHM_ADOPT=0 turns this off.
  */
 int win_create(win_group_t *group, void *base, size_t size, int disp_unit,
 	       const win_opts_t *opts, win_t **win);

@@ -29,7 +29,10 @@
  *  - pages that no other live created window of the process overlaps (its
  *    registration with a device, the module or a peer would keep pointing
  *    at the replaced pages); a window over pages already adopted shares
- *    them, and they are given back once no created window overlaps them;
+ *    them, and they are given back once no created window overlaps them.
+ *    So when windows overlap, pages moved for one that has been freed are
+ *    given back only with the last overlapping one, and the rule above
+ *    (no stores while win_free runs) then covers all of those pages;
  *  - WIN_SHM_ADOPT=0 turns it off. Memory that other software registered
  *    for DMA (RDMA, io_uring fixed buffers) must not be adopted: set it.
  * A child created by fork() gets private copies of adopted pages from the
@@ -62,6 +65,7 @@ struct vma {
 
 struct maps_reader {
 	int fd;
+	bool err;         /* a read failed: what was seen is not all */
 	size_t len, pos;
 	char buf[8192];
 };
@@ -69,6 +73,7 @@ struct maps_reader {
 static bool maps_open(struct maps_reader *m, const char *path)
 {
 	m->len = m->pos = 0;
+	m->err = false;
 	m->fd = open(path, O_RDONLY | O_CLOEXEC);
 	return m->fd >= 0;
 }
@@ -95,11 +100,17 @@ static char *maps_line(struct maps_reader *m, size_t *llen)
 		memmove(m->buf, m->buf + m->pos, m->len - m->pos);
 		m->len -= m->pos;
 		m->pos = 0;
-		if (m->len == sizeof(m->buf))
-			return NULL; /* no line is this long */
-		n = read(m->fd, m->buf + m->len, sizeof(m->buf) - m->len);
-		if (n <= 0)
+		if (m->len == sizeof(m->buf)) {
+			m->err = true; /* no line is this long */
 			return NULL;
+		}
+		n = read(m->fd, m->buf + m->len, sizeof(m->buf) - m->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			m->err |= n < 0;
+			return NULL;
+		}
 		m->len += (size_t)n;
 	}
 }
@@ -240,7 +251,7 @@ static bool flags_forbid(uintptr_t lo, uintptr_t hi)
 		}
 	}
 	maps_close(&m);
-	return forbid;
+	return forbid || m.err;
 }
 
 /* Does the mapping this thread runs its stack on overlap [lo, hi)? */
@@ -392,6 +403,11 @@ static void atfork_child(void)
 {
 	for (struct win_mem *m = adopted; m; m = m->next)
 		give_back(m, true);
+	/* The segments and windows are the parent's: a window the child
+	 * creates over the same addresses must not find them. (Windows the
+	 * child inherited still point at their records, left allocated.) */
+	adopted = NULL;
+	created = NULL;
 	pthread_mutex_unlock(&adopt_lock);
 }
 

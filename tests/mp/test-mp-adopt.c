@@ -99,6 +99,49 @@ static char *page_up(char *p)
 }
 
 /*
+ * Atomics across the first page boundary of an unaligned part (the edge
+ * before it stays in place, the pages after it move): everyone adds 1 to
+ * the four slots around the boundary with one accumulate, and fetch-adds
+ * the two slots next to it, all at once; each element must count every
+ * addition, however the calls cut across the boundary.
+ */
+static void straddle_race(struct mp_env *e, win_t *w, char *part, int slots,
+			  int mid)
+{
+	const uint64_t ones[4] = { 1, 1, 1, 1 };
+	uint64_t one = 1, old, v;
+	size_t b0 = (size_t)(page_up(part) - part) / 8;
+	int n = e->size;
+
+	if (b0 < 4 || b0 + 2 >= (size_t)slots ||
+	    ((size_t)mid + 2 >= b0 && (size_t)mid <= b0 + 1))
+		return; /* aligned, or no room: nothing straddles */
+	memset(part + 8 * (b0 - 2), 0, 32);
+	mp_barrier(e);
+	CHECK_OK(win_lock_all(w, 0));
+	for (int i = 0; i < NADD; i++)
+		for (int t = 0; t < n; t++) {
+			CHECK_OK(win_accumulate(w, ones, 4, WIN_UINT64,
+						WIN_OP_SUM, t, b0 - 2));
+			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
+					      WIN_OP_SUM, t, b0 - 1));
+			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
+					      WIN_OP_SUM, t, b0));
+		}
+	CHECK_OK(win_unlock_all(w));
+	mp_barrier(e);
+	for (int k = 0; k < 4; k++) {
+		uint64_t want = (uint64_t)NADD * (uint64_t)n *
+				(k == 1 || k == 2 ? 2 : 1);
+
+		memcpy(&v, part + 8 * (b0 - 2 + (size_t)k), 8);
+		CHECK(v == want, "slot %zu (%s the boundary) counts %llu, want "
+		      "%llu", b0 - 2 + (size_t)k, k < 2 ? "before" : "after",
+		      (unsigned long long)v, (unsigned long long)want);
+	}
+}
+
+/*
  * Every member against every other: initial contents, puts and gets over
  * the whole part (edges and adopted pages alike), fetch-add races on a
  * word at the start (an edge when the part is unaligned) and one in the
@@ -159,6 +202,7 @@ static void exercise(struct mp_env *e, win_t *w, char *part, size_t len)
 
 	mp_fetch_add_race(e, w, part, 0, NADD);
 	mp_fetch_add_race(e, w, part + 8 * (size_t)mid, (size_t)mid, NADD);
+	straddle_race(e, w, part, slots, mid);
 }
 
 static void body_where(struct mp_env *e)

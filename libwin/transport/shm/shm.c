@@ -286,23 +286,15 @@ static inline char *mapped(struct shm_win *sw, int rank, size_t off,
 	       (char *)p->data : NULL;
 }
 
-/* ... and [off, off + len) take CPU atomics (every member maps them). */
-static inline bool cpu_atomic(struct shm_win *sw, int rank, size_t off,
-			      size_t len)
-{
-	struct shm_peer *p = &sw->p[rank];
-
-	return off >= p->alo && off <= p->ahi && len <= p->ahi - off;
-}
-
 static void *shm_direct(void *tw, int rank)
 {
 	struct shm_win *sw = tw;
 
-	/* Only parts every member maps whole: the atomics on the others go
-	 * (in part) through the member's lock, which CPU atomics would
-	 * bypass. */
-	return sw->p[rank].whole ? (void *)sw->p[rank].data : NULL;
+	/* Only parts every member maps whole, aligned for every element
+	 * type: the atomics on the others go (in part) through the member's
+	 * lock, which CPU atomics would bypass. */
+	return sw->p[rank].whole && sw->p[rank].raddr % 8 == 0 ?
+	       (void *)sw->p[rank].data : NULL;
 }
 
 /* ---- data movement ---- */
@@ -563,16 +555,59 @@ static int amo_emulated(struct shm_win *sw, int rank, const struct win_amo *a)
 	return rc;
 }
 
+/* Elements [i, i + n) of `a`. */
+static struct win_amo amo_part(const struct win_amo *a, size_t i, size_t n,
+			       size_t ts)
+{
+	struct win_amo b = *a;
+
+	b.off = a->off + i * ts;
+	b.count = n;
+	if (a->operand)
+		b.operand = (const char *)a->operand + i * ts;
+	if (a->result)
+		b.result = (char *)a->result + i * ts;
+	return b;
+}
+
+/*
+ * Each element takes CPU atomics where every member maps it and it is
+ * naturally aligned at the owner's address, the lock path elsewhere: the
+ * same choice for a given address whichever member, and whichever call,
+ * touches it.
+ */
 static int shm_amo(void *tw, int rank, const struct win_amo *a)
 {
 	struct shm_win *sw = tw;
+	struct shm_peer *p = &sw->p[rank];
+	size_t ts = win_datatype_size(a->type);
+	size_t lo = a->off, hi = a->off + a->count * ts, i0, i1;
+	struct win_amo part;
+	int rc = WIN_OK;
 
-	if (likely(cpu_atomic(sw, rank, a->off,
-			      a->count * win_datatype_size(a->type)))) {
-		win_amo_cpu((char *)sw->p[rank].data + a->off, a);
+	if (unlikely((p->raddr + lo) % ts != 0) || hi <= p->alo ||
+	    lo >= p->ahi)
+		return amo_emulated(sw, rank, a);
+	if (likely(lo >= p->alo && hi <= p->ahi)) {
+		win_amo_cpu((char *)p->data + lo, a);
 		return WIN_OK;
 	}
-	return amo_emulated(sw, rank, a);
+	/* Across an edge of the mapped bytes: split by element. */
+	i0 = lo >= p->alo ? 0 : (p->alo - lo + ts - 1) / ts;
+	i1 = hi <= p->ahi ? a->count : (p->ahi - lo) / ts;
+	if (i0 > 0) {
+		part = amo_part(a, 0, i0, ts);
+		rc = amo_emulated(sw, rank, &part);
+	}
+	if (rc == WIN_OK && i1 > i0) {
+		part = amo_part(a, i0, i1 - i0, ts);
+		win_amo_cpu((char *)p->data + part.off, &part);
+	}
+	if (rc == WIN_OK && i1 < a->count) {
+		part = amo_part(a, i1, a->count - i1, ts);
+		rc = amo_emulated(sw, rank, &part);
+	}
+	return rc;
 }
 
 static int shm_flush(void *tw, int rank)
