@@ -162,10 +162,9 @@ END {
 		for (i = 1; i <= n[m]; i++) {
 			x[i] = lw[m, i]; y[i] = pt[m, i]; z[i] = ra[m, i]
 		}
+		tg = m ~ /bwb/ ? "(information)" : m ~ /bw/ ? ">= 0.9" : "<= 1.1"
 		printf "%-38s %9.2f %9.2f %7.2f %s\n", label[m], median(x, n[m]),
-		       median(y, n[m]), median(z, n[m]),
-		       m ~ /bwb/ ? "(information)" : m ~ /bw/ ? ">= 0.9" :
-		       "<= 1.1"
+		       median(y, n[m]), median(z, n[m]), tg
 		if (m == "put_lat")
 			printf "%-38s %9s %9s %7.2f %s\n", "  put+flush / 2 x ib_write_lat", "", "",
 			       median(z, n[m]) / 2, "(a write + a read: a round trip)"
