@@ -295,6 +295,38 @@ static void body_units(struct mp_env *e)
 	mp_win_free(w);
 }
 
+/*
+ * Two windows open at once; freeing the first leaves the second working
+ * (transports share per-peer state between windows: an ofi provider's
+ * address vector entry, for one).
+ */
+static void body_two(struct mp_env *e)
+{
+	int n = e->size, me = e->rank, right = (me + 1) % n;
+	uint64_t v = 0xabc0 + (uint64_t)me, got = 0;
+	void *base;
+	win_t *w1 = mp_win(e, 0, 256, 8, 0, NULL);
+	win_t *w2 = mp_win(e, 0, 256, 8, 0, &base);
+
+	CHECK_OK(win_fence(w1, 0));
+	CHECK_OK(win_put(w1, &v, 8, right, 1));
+	CHECK_OK(win_fence(w1, WIN_MODE_NOSUCCEED));
+	mp_barrier(e);
+	mp_win_free(w1);
+	CHECK_OK(win_lock_all(w2, 0));
+	CHECK_OK(win_put(w2, &v, 8, right, 2));
+	CHECK_OK(win_flush(w2, right));
+	CHECK_OK(win_get(w2, &got, 8, right, 2));
+	CHECK_OK(win_unlock_all(w2));
+	CHECK(got == v, "get through the second window: %#llx",
+	      (unsigned long long)got);
+	mp_barrier(e);
+	memcpy(&got, (char *)base + 16, 8);
+	CHECK(got == 0xabc0 + (uint64_t)((me + n - 1) % n), "the left's put "
+	      "through the second window: %#llx", (unsigned long long)got);
+	mp_win_free(w2);
+}
+
 #define LOOP_TEST(fn)                                                     \
 	START_TEST(fn)                                                     \
 	{                                                                  \
@@ -311,6 +343,7 @@ LOOP_TEST(strided)
 LOOP_TEST(vector)
 LOOP_TEST(large)
 LOOP_TEST(units)
+LOOP_TEST(two)
 
 static Suite *putget_suite(void)
 {
@@ -325,6 +358,7 @@ static Suite *putget_suite(void)
 	tcase_add_loop_test(tc, vector, 0, 4);
 	tcase_add_loop_test(tc, large, 0, 4);
 	tcase_add_loop_test(tc, units, 0, 4);
+	tcase_add_loop_test(tc, two, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

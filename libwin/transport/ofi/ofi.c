@@ -167,6 +167,19 @@ struct ofi_state {
 	struct fid_eq *eq;
 	struct ofi_connreq *early; /* requests for windows not open yet */
 	uint64_t next_tag;
+	/* Peer addresses in the address vector, each inserted once and
+	 * counted by the windows using it: providers differ on inserting
+	 * an address twice (shm keeps one peer mapping per name, which the
+	 * first removal takes down under the other windows). */
+	struct ofi_avent *avs;
+};
+
+struct ofi_avent {
+	struct ofi_avent *next;
+	fi_addr_t addr;
+	int refs;
+	uint32_t len;
+	char name[OFI_ADDR_MAX];
 };
 
 /* A connection request (FI_EP_MSG), with the rank and window it is for. */
@@ -664,6 +677,12 @@ static void ofi_down(struct ofi_state *s)
 		fi_close(&s->eq->fid);
 	s->pep = NULL;
 	s->eq = NULL;
+	while (s->avs) {
+		struct ofi_avent *e = s->avs;
+
+		s->avs = e->next;
+		free(e);
+	}
 	if (s->av)
 		fi_close(&s->av->fid);
 	if (s->cq)
@@ -1244,6 +1263,53 @@ static int msg_connect(struct ofi_win *ow, const struct ofi_xchg *all)
 	return rc;
 }
 
+/* The address vector's entry for a peer's name: 1, or an error. */
+static int av_get(struct ofi_state *s, const char *name, uint32_t len,
+		  fi_addr_t *addr)
+{
+	struct ofi_avent *e;
+	int n;
+
+	for (e = s->avs; e; e = e->next)
+		if (e->len == len && !memcmp(e->name, name, len)) {
+			e->refs++;
+			*addr = e->addr;
+			return 1;
+		}
+	if (len > OFI_ADDR_MAX || !(e = calloc(1, sizeof(*e))))
+		return -FI_ENOMEM;
+	n = fi_av_insert(s->av, name, 1, &e->addr, 0, NULL);
+	if (n != 1) {
+		free(e);
+		return n;
+	}
+	e->refs = 1;
+	e->len = len;
+	memcpy(e->name, name, len);
+	e->next = s->avs;
+	s->avs = e;
+	*addr = e->addr;
+	return 1;
+}
+
+static void av_put(struct ofi_state *s, fi_addr_t addr)
+{
+	struct ofi_avent **pp;
+
+	for (pp = &s->avs; *pp; pp = &(*pp)->next)
+		if ((*pp)->addr == addr)
+			break;
+	if (!*pp || --(*pp)->refs > 0)
+		return;
+	fi_av_remove(s->av, &addr, 1, 0);
+	{
+		struct ofi_avent *e = *pp;
+
+		*pp = e->next;
+		free(e);
+	}
+}
+
 static int ofi_win_close(struct win *w, void *tw);
 
 static int ofi_win_open(struct win *w, void *state, const bool *serves,
@@ -1327,7 +1393,7 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 			continue;
 		}
 		p->ep = s->ep;
-		n = fi_av_insert(s->av, all[r].addr, 1, &p->addr, 0, NULL);
+		n = av_get(s, all[r].addr, all[r].addr_len, &p->addr);
 		if (n != 1)
 			rc = win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_av_insert of "
 					"rank %d's address: %s", r,
@@ -1384,7 +1450,7 @@ static int ofi_win_close(struct win *w, void *tw)
 		ofi_quiesce(ow->s);
 		for (int r = 0; ow->p && r < w->size; r++)
 			if (ow->p[r].inserted)
-				fi_av_remove(ow->s->av, &ow->p[r].addr, 1, 0);
+				av_put(ow->s, ow->p[r].addr);
 		for (int r = 0; ow->s->msg && ow->p && r < w->size; r++) {
 			struct ofi_peer *p = &ow->p[r];
 
