@@ -44,6 +44,9 @@ while getopts o:w:k:m:r:R:i:I:x:W:c:h opt; do
 	esac
 done
 
+case $rounds in
+''|*[!0-9]*|0) echo "pmpi-compare: -R wants a positive number" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 pick() {
 	for p in "$@"; do
@@ -74,8 +77,11 @@ run="$mpirun -np 2 --oversubscribe --bind-to none --mca btl self,vader --mca pml
 round=0
 while [ "$round" -lt "$rounds" ]; do
 round=$((round + 1))
+# Odd rounds run Open MPI first, even rounds libwin_pmpi.
+order="ompi pmpi"
+[ $((round % 2)) -eq 0 ] && order="pmpi ompi"
 for f in $(echo "$flavors" | tr , ' '); do
-	for lib in ompi pmpi; do
+	for lib in $order; do
 		pre=
 		[ $lib = pmpi ] && pre="-x LD_PRELOAD=$so"
 		# shellcheck disable=SC2086

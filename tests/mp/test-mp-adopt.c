@@ -100,34 +100,30 @@ static char *page_up(char *p)
 }
 
 /*
- * Atomics across the first page boundary of an unaligned part (the edge
- * before it stays in place, the pages after it move): everyone adds 1 to
- * the four slots around the boundary with one accumulate, and fetch-adds
- * the two slots next to it, all at once; each element must count every
- * addition, however the calls cut across the boundary.
+ * Atomics across a page boundary inside the part (on one side bytes that
+ * stay in place, on the other moved pages, when the part is unaligned):
+ * everyone adds 1 to the four slots around slot b with one accumulate,
+ * and fetch-adds the two slots next to the boundary, all at once; each
+ * element must count every addition, however the calls cut across it.
  */
-static void straddle_race(struct mp_env *e, win_t *w, char *part, int slots,
-			  int mid, int nadd)
+static void boundary_race(struct mp_env *e, win_t *w, char *part, size_t b,
+			  int nadd)
 {
 	const uint64_t ones[4] = { 1, 1, 1, 1 };
 	uint64_t one = 1, old, v;
-	size_t b0 = (size_t)(page_up(part) - part) / 8;
 	int n = e->size;
 
-	if (b0 < 4 || b0 + 2 >= (size_t)slots ||
-	    ((size_t)mid + 2 >= b0 && (size_t)mid <= b0 + 1))
-		return; /* aligned, or no room: nothing straddles */
-	memset(part + 8 * (b0 - 2), 0, 32);
+	memset(part + 8 * (b - 2), 0, 32);
 	mp_barrier(e);
 	CHECK_OK(win_lock_all(w, 0));
 	for (int i = 0; i < nadd; i++)
 		for (int t = 0; t < n; t++) {
 			CHECK_OK(win_accumulate(w, ones, 4, WIN_UINT64,
-						WIN_OP_SUM, t, b0 - 2));
+						WIN_OP_SUM, t, b - 2));
 			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
-					      WIN_OP_SUM, t, b0 - 1));
+					      WIN_OP_SUM, t, b - 1));
 			CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64,
-					      WIN_OP_SUM, t, b0));
+					      WIN_OP_SUM, t, b));
 		}
 	CHECK_OK(win_unlock_all(w));
 	mp_barrier(e);
@@ -135,10 +131,32 @@ static void straddle_race(struct mp_env *e, win_t *w, char *part, int slots,
 		uint64_t want = (uint64_t)nadd * (uint64_t)n *
 				(k == 1 || k == 2 ? 2 : 1);
 
-		memcpy(&v, part + 8 * (b0 - 2 + (size_t)k), 8);
-		CHECK(v == want, "slot %zu (%s the boundary) counts %llu, want "
-		      "%llu", b0 - 2 + (size_t)k, k < 2 ? "before" : "after",
-		      (unsigned long long)v, (unsigned long long)want);
+		memcpy(&v, part + 8 * (b - 2 + (size_t)k), 8);
+		CHECK(v == want, "slot %zu (%s the boundary at slot %zu) "
+		      "counts %llu, want %llu", b - 2 + (size_t)k,
+		      k < 2 ? "before" : "after", b, (unsigned long long)v,
+		      (unsigned long long)want);
+	}
+}
+
+/* The race at the part's first and last page boundaries, where they leave
+ * room and miss the slots used otherwise (0, 1, mid). */
+static void straddle_races(struct mp_env *e, win_t *w, char *part,
+			   int slots, int mid, int nadd)
+{
+	size_t pg = page_size();
+	char *first = page_up(part);
+	char *last = (char *)(((uintptr_t)part + 8 * (size_t)slots) / pg * pg);
+	size_t bs[2] = { (size_t)(first - part) / 8, (size_t)(last - part) / 8 };
+
+	for (int i = 0; i < 2; i++) {
+		size_t b = bs[i];
+
+		if ((i == 1 && last <= first) || b < 4 ||
+		    b + 2 >= (size_t)slots ||
+		    ((size_t)mid + 2 >= b && (size_t)mid <= b + 1))
+			continue;
+		boundary_race(e, w, part, b, nadd);
 	}
 }
 
@@ -204,7 +222,7 @@ static void exercise(struct mp_env *e, win_t *w, char *part, size_t len,
 
 	mp_fetch_add_race(e, w, part, 0, nadd);
 	mp_fetch_add_race(e, w, part + 8 * (size_t)mid, (size_t)mid, nadd);
-	straddle_race(e, w, part, slots, mid, nadd);
+	straddle_races(e, w, part, slots, mid, nadd);
 }
 
 static void body_where(struct mp_env *e)
@@ -212,7 +230,10 @@ static void body_where(struct mp_env *e)
 	enum where wh = (enum where)(intptr_t)e->arg;
 	int me = e->rank, next = (me + 1) % e->size;
 	size_t pg = page_size(), len;
-	unsigned char stack_mem[2 * GUARD + 1000] __attribute__((aligned(8)));
+	/* Whole pages (with 4 KiB pages): only the rule against moving the
+	 * stack in use keeps them where they are. */
+	unsigned char stack_mem[2 * GUARD + 3 * 4096 + 808]
+		__attribute__((aligned(8)));
 	unsigned char *block = NULL, *part;
 	size_t blen;
 	int pipefd[2] = { -1, -1 };
@@ -230,8 +251,8 @@ static void body_where(struct mp_env *e)
 		part = block + pg;
 		break;
 	case STACK:
-		len = 1000;
 		blen = sizeof(stack_mem);
+		len = blen - 2 * GUARD;
 		block = stack_mem;
 		part = block + GUARD;
 		break;

@@ -279,9 +279,9 @@ static int ofi_poll(struct ofi_state *s)
 
 /*
  * How long the progress thread sleeps at a time while application threads
- * drive progress themselves: OFI_QUIET_NS, doubling while they keep at it
- * up to OFI_QUIET_MAX_NS; it takes over within two sleeps once they stop
- * waiting. (Each wake-up costs a context switch on the cores the waits
+ * drive progress themselves: OFI_QUIET_NS, doubling up to OFI_QUIET_MAX_NS
+ * while one is still waiting when it wakes; once none is, it is back to
+ * OFI_QUIET_NS and takes over within two of those. (Each wake-up costs a context switch on the cores the waits
  * are timed on: every 2 ms it was 1 in 16 of a latency run's switches.)
  */
 #define OFI_QUIET_NS 2000000L
@@ -312,11 +312,14 @@ static void *progress_thread(void *arg)
 			gen = g;
 			idle = 0;
 			nanosleep(&ts, NULL);
-			if (quiet < OFI_QUIET_MAX_NS)
+			/* Longer only while a thread is still waiting. */
+			if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 &&
+			    quiet < OFI_QUIET_MAX_NS)
 				quiet *= 2;
+			else
+				quiet = OFI_QUIET_NS;
 			continue;
 		}
-		quiet = OFI_QUIET_NS;
 		if (s->cq_waitable) {
 			struct fi_cq_entry ent;
 			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
@@ -1283,7 +1286,9 @@ static int av_get(struct ofi_state *s, const char *name, uint32_t len,
 			*addr = e->addr;
 			return 1;
 		}
-	if (len > OFI_ADDR_MAX || !(e = calloc(1, sizeof(*e))))
+	if (len > OFI_ADDR_MAX)
+		return -FI_EINVAL;
+	if (!(e = calloc(1, sizeof(*e))))
 		return -FI_ENOMEM;
 	n = fi_av_insert(s->av, name, 1, &e->addr, 0, NULL);
 	if (n != 1) {

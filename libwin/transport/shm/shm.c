@@ -595,6 +595,8 @@ static int shm_amo(void *tw, int rank, const struct win_amo *a)
 	/* Across an edge of the mapped bytes: split by element. */
 	i0 = lo >= p->alo ? 0 : (p->alo - lo + ts - 1) / ts;
 	i1 = hi <= p->ahi ? a->count : (p->ahi - lo) / ts;
+	if (i1 < i0)
+		i1 = i0; /* no whole element inside */
 	if (i0 > 0) {
 		part = amo_part(a, 0, i0, ts);
 		rc = amo_emulated(sw, rank, &part);
