@@ -281,7 +281,7 @@ static int ofi_poll(struct ofi_state *s)
  * How long the progress thread sleeps at a time while application threads
  * drive progress themselves: OFI_QUIET_NS, doubling up to OFI_QUIET_MAX_NS
  * while one is still waiting when it wakes; once none is, it is back to
- * OFI_QUIET_NS, so it takes over at most the sleep under way plus two of
+ * OFI_QUIET_NS, so it takes over at most the sleep under way plus one of
  * those after they stop. (Each wake-up costs a context switch on the cores the waits
  * are timed on: every 2 ms it was 1 in 16 of a latency run's switches.)
  */
