@@ -19,9 +19,11 @@
 #              ones (each get waits for its data; for information)
 # Targets: latency ratio <= 1.1, bandwidth ratio >= 0.9.
 # Emulated time drifts with the host's load, so the programs run in
-# alternating rounds (VERBS_BENCH_ROUNDS, default 3): every round runs
-# perftest and then winbench, each round gives its own ratios, and the
-# table shows the median figures and the median of the per-round ratios.
+# rounds (VERBS_BENCH_ROUNDS, default 3): in every round each perftest
+# program runs right next to the winbench run it is compared with (perftest
+# first in odd rounds, second in even ones), each round gives its own
+# ratios, and the table shows the median figures and the median of the
+# per-round ratios.
 # VERBS_BENCH_ITERS sets the iterations of both (default 1000).
 . "$SRCDIR/tests/guest/lib.sh"
 set -u
@@ -88,42 +90,65 @@ row() { # ROUND MEASURE LIBWIN PERFTEST: a round without both is left out
 }
 
 : >"$res"
+# wb OUT ARGS...: one winbench run over verbs (CSV into OUT).
+wb() {
+	local f=$1
+	shift
+	timeout 900 bench/winbench -T verbs -M --csv "$@" >"$f" 2>&1 ||
+		{ cat "$f"; fail "winbench $* failed"; }
+	grep -q ',verbs,' "$f" || { cat "$f"; fail "winbench did not run over verbs"; }
+	grep '^libwin' "$f" | sed 's/^/  winbench: /' >&2
+}
+# pair FIRST: each comparison runs perftest and winbench back to back,
+# perftest first in odd rounds and second in even ones, so neither side
+# always gets the guest's warmer or colder moment.
+pair() {
+	if [ $((round % 2)) = 1 ]; then
+		p=$(measure "${pa[@]}")
+		wb "${wa[@]}"
+	else
+		wb "${wa[@]}"
+		p=$(measure "${pa[@]}")
+	fi
+}
+# perftest's MB/sec are 2^20 bytes/s; winbench prints 10^6.
+mb() { awk -v v="$1" 'BEGIN { if (v != "") print v * 1.048576 }'; }
+lat="-k lat -m 8:8 -i $iters -x 50 -r 3 -P"
+bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 3"
 for round in $(seq 1 "$rounds"); do
 	echo "=== round $round of $rounds"
-	wl=$(measure 8 5 ib_write_lat -s 8 -n "$iters")
-	rl=$(measure 8 5 ib_read_lat -s 8 -n "$iters")
-	fl=$(measure 8 5 ib_atomic_lat -A FETCH_AND_ADD -n "$iters")
-	cl=$(measure 8 5 ib_atomic_lat -A CMP_AND_SWAP -n "$iters")
-	# perftest's MB/sec are 2^20 bytes/s; winbench prints 10^6.
-	mb() { awk -v v="$1" 'BEGIN { if (v != "") print v * 1.048576 }'; }
-	wbw=$(mb "$(measure 65536 4 ib_write_bw -s 65536 -n "$iters")")
-	rbw=$(mb "$(measure 65536 4 ib_read_bw -s 65536 -n "$iters")")
-
-	timeout 900 bench/winbench -T verbs -o put,get,fop,cas -k lat -m 8:8 \
-		-i "$iters" -x 50 -r 3 -P -M --csv >"$out.lat" 2>&1 ||
-		{ cat "$out.lat"; fail "winbench latency run failed"; }
-	timeout 900 bench/winbench -T verbs -o put -s pp -k lat -m 8:8 \
-		-i "$iters" -x 50 -r 3 -P -M --csv >"$out.pp" 2>&1 ||
-		{ cat "$out.pp"; fail "winbench one-way put run failed"; }
-	timeout 900 bench/winbench -T verbs -o put,get -k bw -m 65536:65536 \
-		-I $((iters / 4)) -X 10 -r 3 -M --csv >"$out.bw" 2>&1 ||
-		{ cat "$out.bw"; fail "winbench bandwidth run failed"; }
-	timeout 900 bench/winbench -T verbs -N -o put,get -k bw \
-		-m 65536:65536 -I $((iters / 4)) -X 10 -r 3 -M --csv \
-		>"$out.nb" 2>&1 ||
-		{ cat "$out.nb"; fail "winbench -N bandwidth run failed"; }
-	grep -q ',verbs,' "$out.lat" || fail "winbench did not run over verbs"
-	grep '^libwin' "$out.lat" "$out.pp" "$out.bw" "$out.nb" |
-		sed 's/^/  winbench: /'
-
+	pa=(8 5 ib_write_lat -s 8 -n "$iters")
+	wa=("$out.lat" -o put $lat)
+	pair
+	wl=$p
 	row "$round" put_lat "$(med lat put "$out.lat")" "$wl"
+	wb "$out.pp" -o put -s pp $lat
 	row "$round" pp_lat "$(med lat put "$out.pp")" "$wl"
-	row "$round" get_lat "$(med lat get "$out.lat")" "$rl"
-	row "$round" fop_lat "$(med lat fop "$out.lat")" "$fl"
-	row "$round" cas_lat "$(med lat cas "$out.lat")" "$cl"
+	pa=(8 5 ib_read_lat -s 8 -n "$iters")
+	wa=("$out.lat" -o get $lat)
+	pair
+	row "$round" get_lat "$(med lat get "$out.lat")" "$p"
+	pa=(8 5 ib_atomic_lat -A FETCH_AND_ADD -n "$iters")
+	wa=("$out.lat" -o fop $lat)
+	pair
+	row "$round" fop_lat "$(med lat fop "$out.lat")" "$p"
+	pa=(8 5 ib_atomic_lat -A CMP_AND_SWAP -n "$iters")
+	wa=("$out.lat" -o cas $lat)
+	pair
+	row "$round" cas_lat "$(med lat cas "$out.lat")" "$p"
+	pa=(65536 4 ib_write_bw -s 65536 -n "$iters")
+	wa=("$out.nb" -N -o put $bw)
+	pair
+	wbw=$(mb "$p")
 	row "$round" put_bw "$(med bw put "$out.nb")" "$wbw"
-	row "$round" get_bw "$(med bw get "$out.nb")" "$rbw"
+	wb "$out.bw" -o put $bw
 	row "$round" put_bwb "$(med bw put "$out.bw")" "$wbw"
+	pa=(65536 4 ib_read_bw -s 65536 -n "$iters")
+	wa=("$out.nb" -N -o get $bw)
+	pair
+	rbw=$(mb "$p")
+	row "$round" get_bw "$(med bw get "$out.nb")" "$rbw"
+	wb "$out.bw" -o get $bw
 	row "$round" get_bwb "$(med bw get "$out.bw")" "$rbw"
 done
 
