@@ -63,7 +63,9 @@ setup_rxe() {
 		return 0
 	fi
 	local m
-	for m in crc32_generic rdma_rxe dummy; do
+	# rdma_ucm: /dev/infiniband/rdma_cm, which librdmacm (and libfabric's
+	# verbs provider through it) needs; the chroot cannot autoload it.
+	for m in crc32_generic rdma_rxe rdma_ucm dummy; do
 		modprobe "$m" || { echo "setup_rxe: modprobe $m failed"; return 1; }
 	done
 	if ! ip link show d0 >/dev/null 2>&1; then

@@ -2,6 +2,10 @@
  * Context set-up and tear-down, configuration from win_config_t and from
  * the environment, status strings and datatype sizes.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +148,35 @@ START_TEST(config_overrides_env)
 	ck_assert_ok(win_finalize(ctx));
 }
 END_TEST
+
+#ifdef WIN_HAVE_OFI
+/* A malformed WIN_OFI_EP_TYPE leaves ofi unusable and says why. */
+START_TEST(env_ofi_ep_type)
+{
+	win_ctx_t *ctx = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	setenv("WIN_OFI_EP_TYPE", "bogus", 1);
+	ctx = init_env("WIN_TRANSPORTS", NULL, &rc);
+	ck_assert_ok(rc);
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ok(win_describe(ctx, f));
+	fclose(f);
+	ck_assert_msg(strstr(text, "WIN_OFI_EP_TYPE=bogus: expected rdm or msg"),
+		      "describe did not name the bad variable:\n%s", text);
+	free(text);
+	ck_assert_ok(win_finalize(ctx));
+	ctx = init_env("WIN_TRANSPORTS", "ofi", &rc);
+	ck_assert_rc(rc, WIN_ERR_TRANSPORT);
+	ck_assert_ptr_null(ctx);
+	unsetenv("WIN_OFI_EP_TYPE");
+}
+END_TEST
+#endif
 
 START_TEST(config_log_level)
 {
@@ -319,6 +352,9 @@ static Suite *init_suite(void)
 	tcase_add_test(tc, env_transports);
 	tcase_add_test(tc, env_log_level);
 	tcase_add_test(tc, env_timeout);
+#ifdef WIN_HAVE_OFI
+	tcase_add_test(tc, env_ofi_ep_type);
+#endif
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strings");

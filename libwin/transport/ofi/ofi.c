@@ -29,13 +29,17 @@
  * (FI_OFI_RXM_BUFFER_SIZE=4096, FI_OFI_RXM_RX_SIZE=16,
  * FI_OFI_RXM_MSG_RX_SIZE=16) unless the environment sets them.
  *
- * WIN_OFI_EP_TYPE=msg asks for connected endpoints (FI_EP_MSG) instead:
- * each member listens on a passive endpoint, and every window connects
- * each pair of members once (fi_connect/fi_accept through one event
- * queue; the lower rank accepts, a member connects to itself for its own
- * part), the listening addresses and a per-window tag travelling through
- * the group bootstrap. On this host the sockets provider offers that
- * (tcp's MSG endpoints have no atomics, which the control words need).
+ * Endpoints are RDM where a provider offers them with FI_RMA|FI_ATOMIC,
+ * else connected ones (FI_EP_MSG); WIN_OFI_EP_TYPE=rdm or =msg insists on
+ * one. With connected endpoints each member listens on a passive
+ * endpoint, and every window connects each pair of members once
+ * (fi_connect/fi_accept through one event queue; the lower rank accepts,
+ * a member connects to itself for its own part), the listening addresses
+ * and a per-window tag travelling through the group bootstrap. The verbs
+ * provider offers only those (on Soft-RoCE in the guest: FI_EP_MSG over
+ * rdma_cm, its "verbs;ofi_rxm" RDM has no FI_ATOMIC); on the host the
+ * sockets provider does (tcp's MSG endpoints have no atomics, which the
+ * control words need).
  *
  * WIN_OFI_EMULATE_ATOMICS=1 puts every window atomic (fetch-op,
  * accumulate, compare-and-swap) on the compare-and-swap loop used for the
@@ -160,6 +164,7 @@ struct ofi_state {
 	uint8_t native[OFI_NTYPES][OFI_NOPS][3];
 	size_t native_count[OFI_NTYPES][OFI_NOPS][3];
 	bool cswap64;          /* native 64-bit compare-and-swap */
+	bool cas_checked;      /* check_cas passed on this context */
 	bool emulate;          /* WIN_OFI_EMULATE_ATOMICS: CAS loops only */
 	/* FI_EP_MSG: a listening endpoint and the connection events. */
 	bool msg;
@@ -526,70 +531,104 @@ static int wait_all(struct ofi_win *ow, int rank, const char *what)
 
 /* ---- context ---- */
 
-/* WIN_OFI_EP_TYPE=msg: connected endpoints, one connection per peer. */
-static enum fi_ep_type ofi_ep_type(void)
+/*
+ * Endpoint types to ask for, in order: WIN_OFI_EP_TYPE=rdm or =msg names
+ * one; unset, RDM and, where no provider offers RDM, connected endpoints
+ * (FI_EP_MSG, one connection per peer). 0 ends the list; -1 if the
+ * variable holds something else.
+ */
+static int ofi_ep_types(enum fi_ep_type out[2])
 {
 	const char *e = getenv("WIN_OFI_EP_TYPE");
 
-	return e && !strcasecmp(e, "msg") ? FI_EP_MSG : FI_EP_RDM;
+	out[0] = FI_EP_RDM;
+	out[1] = FI_EP_MSG;
+	if (!e || !*e)
+		return 2;
+	if (!strcasecmp(e, "rdm"))
+		return 1;
+	if (!strcasecmp(e, "msg")) {
+		out[0] = FI_EP_MSG;
+		return 1;
+	}
+	return -1;
 }
 
-static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
-		       size_t whylen)
+/* fi_getinfo for one endpoint type; -FI_ENODATA when nothing matches. */
+static int getinfo_type(const char *prov, enum fi_ep_type type,
+			const char *node, bool local, uint64_t caps,
+			struct fi_info **out)
 {
-	struct fi_info *hints = fi_allocinfo(), *info = NULL;
-	bool local = prov && strncmp(prov, "shm", 3) == 0;
-	const char *node = NULL;
+	struct fi_info *hints = fi_allocinfo();
 	int rc;
 
-	if (!hints) {
-		snprintf(why, whylen, "fi_allocinfo failed");
-		return WIN_ERR_NOMEM;
-	}
-	hints->caps = FI_RMA | FI_ATOMIC;
+	if (!hints)
+		return -FI_ENOMEM;
+	hints->caps = caps;
 	hints->mode = FI_CONTEXT | FI_CONTEXT2 | FI_BUFFERED_RECV;
-	hints->ep_attr->type = ofi_ep_type();
+	hints->ep_attr->type = type;
 	hints->domain_attr->mr_mode = OFI_MR_MODES;
 	hints->domain_attr->threading = FI_THREAD_SAFE;
 	hints->addr_format = FI_FORMAT_UNSPEC;
 	if (prov && !(hints->fabric_attr->prov_name = strdup(prov))) {
 		fi_freeinfo(hints);
-		return WIN_ERR_NOMEM;
+		return -FI_ENOMEM;
+	}
+	rc = fi_getinfo(OFI_VERSION, node, NULL, local ? 0 : FI_SOURCE, hints,
+			out);
+	fi_freeinfo(hints);
+	return rc;
+}
+
+static int ofi_getinfo(const char *prov, struct fi_info **out, char *why,
+		       size_t whylen)
+{
+	bool local = prov && strncmp(prov, "shm", 3) == 0;
+	const char *node = NULL;
+	enum fi_ep_type types[2];
+	int ntypes = ofi_ep_types(types);
+	int rc = -FI_ENODATA;
+
+	if (ntypes < 0) {
+		snprintf(why, whylen, "WIN_OFI_EP_TYPE=%s: expected rdm or msg",
+			 getenv("WIN_OFI_EP_TYPE"));
+		return WIN_ERR_ARG;
 	}
 	/* Network providers bind to the loopback address unless
 	 * WIN_OFI_NODE names another local address (an RDMA device's). */
 	if (!local && !(node = getenv("WIN_OFI_NODE")))
 		node = "127.0.0.1";
-	rc = fi_getinfo(OFI_VERSION, node, NULL, local ? 0 : FI_SOURCE, hints,
-			&info);
+	for (int t = 0; t < ntypes && rc == -FI_ENODATA; t++)
+		rc = getinfo_type(prov, types[t], node, local,
+				  FI_RMA | FI_ATOMIC, out);
 	if (rc == -FI_ENODATA) {
 		/* Say why: no RMA at all, or RMA without atomics? */
 		struct fi_info *i2 = NULL;
 
-		hints->caps = FI_RMA;
-		if (fi_getinfo(OFI_VERSION, node, NULL,
-			       local ? 0 : FI_SOURCE, hints, &i2) == 0) {
+		for (int t = 0; t < ntypes && !i2; t++)
+			if (getinfo_type(prov, types[t], node, local, FI_RMA,
+					 &i2))
+				i2 = NULL;
+		if (i2) {
 			snprintf(why, whylen, "provider %s offers FI_RMA but no "
 				 "FI_ATOMIC, which the control words need",
 				 i2->fabric_attr->prov_name);
 			fi_freeinfo(i2);
 		} else {
 			snprintf(why, whylen, "no libfabric provider%s%s offers "
-				 "FI_RMA|FI_ATOMIC on an %s endpoint with "
-				 "thread-safe domains on %s",
-				 prov ? " matching " : "", prov ? prov : "",
-				 ofi_ep_type() == FI_EP_MSG ? "FI_EP_MSG" :
-				 "RDM", node ? node : "this host");
+				 "FI_RMA|FI_ATOMIC on %s with thread-safe "
+				 "domains on %s", prov ? " matching " : "",
+				 prov ? prov : "", ntypes == 2 ?
+				 "an RDM or FI_EP_MSG endpoint" :
+				 types[0] == FI_EP_MSG ? "an FI_EP_MSG endpoint" :
+				 "an RDM endpoint", node ? node : "this host");
 		}
-		fi_freeinfo(hints);
 		return WIN_ERR_UNSUPPORTED;
 	}
-	fi_freeinfo(hints);
 	if (rc) {
 		snprintf(why, whylen, "fi_getinfo: %s", fi_strerror(-rc));
-		return WIN_ERR_UNSUPPORTED;
+		return rc == -FI_ENOMEM ? WIN_ERR_NOMEM : WIN_ERR_UNSUPPORTED;
 	}
-	*out = info;
 	return WIN_OK;
 }
 
@@ -1325,6 +1364,59 @@ static void av_put(struct ofi_state *s, fi_addr_t addr)
 
 static int ofi_win_close(struct win *w, void *tw);
 
+/*
+ * Every window op of this transport rests on remote compare-and-swap (the
+ * control words; the emulated atomics). Before the first window trusts
+ * it, one compare-and-swap goes to a word of this process's own scratch,
+ * through the endpoint it uses for its own part: 0 -> 1 must leave 1 and
+ * return 0. Some providers get it wrong (libfabric 1.17's verbs provider
+ * sends the addresses of the compare and swap operands as their values);
+ * such a provider is refused rather than allowed to corrupt memory.
+ */
+static int check_cas(struct ofi_win *ow)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[ow->w->rank];
+	uint64_t *swp = s->scratch, *cmp = swp + 1, *res = swp + 2,
+		 *word = swp + 3;
+	uint64_t raddr = s->mr_mode & FI_MR_VIRT_ADDR ? (uintptr_t)word :
+			 (uint64_t)((char *)word - (char *)s->scratch);
+	struct ofi_op *op;
+	int rc;
+
+	if (s->cas_checked)
+		return WIN_OK;
+	*swp = 1;
+	*cmp = 0;
+	*res = 7;
+	__atomic_store_n(word, 0, __ATOMIC_RELEASE);
+	if (!(op = op_get(s)))
+		return WIN_ERR_NOMEM;
+	rc = OFI_POST(ow, ow->w->rank, "compare-and-swap check",
+		      fi_compare_atomic(p->ep, swp, 1, s->scratch_desc, cmp,
+					s->scratch_desc, res, s->scratch_desc,
+					p->addr, raddr,
+					fi_mr_key(s->scratch_mr), FI_UINT64,
+					FI_CSWAP, op));
+	if (rc) {
+		op_put(s, op);
+		return rc;
+	}
+	s->issued++;
+	if ((rc = op_wait(ow, op, ow->w->rank, "compare-and-swap check")))
+		return rc;
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 1 || *res != 0)
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the provider's "
+				  "fi_compare_atomic is wrong (0 -> 1 on a zero "
+				  "word left %#llx and returned %#llx): remote "
+				  "atomics cannot be trusted on it",
+				  s->info->fabric_attr->prov_name,
+				  (unsigned long long)*word,
+				  (unsigned long long)*res);
+	s->cas_checked = true;
+	return WIN_OK;
+}
+
 static int ofi_win_open(struct win *w, void *state, const bool *serves,
 			void **twp)
 {
@@ -1418,7 +1510,8 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 		rc = msg_connect(ow, all);
 	free(all);
 	if (rc == WIN_OK)
-		rc = win_agree(w->group, rc);
+		rc = check_cas(ow);
+	rc = win_agree(w->group, rc);
 	if (rc) {
 		ofi_win_close(w, ow);
 		return rc;
