@@ -164,7 +164,7 @@ struct ofi_state {
 	uint8_t native[OFI_NTYPES][OFI_NOPS][3];
 	size_t native_count[OFI_NTYPES][OFI_NOPS][3];
 	bool cswap64;          /* native 64-bit compare-and-swap */
-	bool cas_checked;      /* check_cas passed on this context */
+	bool cas_checked;      /* check_atomics passed on this context */
 	bool emulate;          /* WIN_OFI_EMULATE_ATOMICS: CAS loops only */
 	/* FI_EP_MSG: a listening endpoint and the connection events. */
 	bool msg;
@@ -1365,15 +1365,16 @@ static void av_put(struct ofi_state *s, fi_addr_t addr)
 static int ofi_win_close(struct win *w, void *tw);
 
 /*
- * Every window op of this transport rests on remote compare-and-swap (the
- * control words; the emulated atomics). Before the first window trusts
- * it, one compare-and-swap goes to a word of this process's own scratch,
- * through the endpoint it uses for its own part: 0 -> 1 must leave 1 and
- * return 0. Some providers get it wrong (libfabric 1.17's verbs provider
- * sends the addresses of the compare and swap operands as their values);
- * such a provider is refused rather than allowed to corrupt memory.
+ * Every window op of this transport rests on remote compare-and-swap and
+ * fetch-add (the control words; the emulated atomics). Before the first
+ * window trusts them, each goes once to a word of this process's own
+ * scratch, through the endpoint it uses for its own part: 0 -> 1 must
+ * leave 1 and return 0, then + 5 must leave 6 and return 1. Some
+ * providers get them wrong (libfabric 1.17's verbs provider sends the
+ * operands' addresses as their values); such a provider is refused rather
+ * than allowed to corrupt memory.
  */
-static int check_cas(struct ofi_win *ow)
+static int check_atomics(struct ofi_win *ow)
 {
 	struct ofi_state *s = ow->s;
 	struct ofi_peer *p = &ow->p[ow->w->rank];
@@ -1410,6 +1411,31 @@ static int check_cas(struct ofi_win *ow)
 				  "fi_compare_atomic is wrong (0 -> 1 on a zero "
 				  "word left %#llx and returned %#llx): remote "
 				  "atomics cannot be trusted on it",
+				  s->info->fabric_attr->prov_name,
+				  (unsigned long long)*word,
+				  (unsigned long long)*res);
+	/* And the control words' fetch-add: 1 + 5. */
+	*swp = 5;
+	*res = 7;
+	if (!(op = op_get(s)))
+		return WIN_ERR_NOMEM;
+	rc = OFI_POST(ow, ow->w->rank, "fetch-add check",
+		      fi_fetch_atomic(p->ep, swp, 1, s->scratch_desc, res,
+				      s->scratch_desc, p->addr, raddr,
+				      fi_mr_key(s->scratch_mr), FI_UINT64,
+				      FI_SUM, op));
+	if (rc) {
+		op_put(s, op);
+		return rc;
+	}
+	s->issued++;
+	if ((rc = op_wait(ow, op, ow->w->rank, "fetch-add check")))
+		return rc;
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 6 || *res != 1)
+		return win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the provider's "
+				  "fi_fetch_atomic(FI_SUM) is wrong (1 + 5 left "
+				  "%#llx and returned %#llx): remote atomics "
+				  "cannot be trusted on it",
 				  s->info->fabric_attr->prov_name,
 				  (unsigned long long)*word,
 				  (unsigned long long)*res);
@@ -1510,7 +1536,7 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 		rc = msg_connect(ow, all);
 	free(all);
 	if (rc == WIN_OK)
-		rc = check_cas(ow);
+		rc = check_atomics(ow);
 	rc = win_agree(w->group, rc);
 	if (rc) {
 		ofi_win_close(w, ow);
