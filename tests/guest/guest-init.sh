@@ -27,9 +27,14 @@ for p in $GUEST_PARTS; do
 	skipfile=$results/$p.skip
 	echo "@@GUEST-BEGIN $p"
 	t0=$(date +%s.%N)
+	# A part may need longer: "# guest-part-timeout: SECONDS" in it.
+	pt=$GUEST_PART_TIMEOUT
+	own=$(sed -n 's/^# guest-part-timeout: *\([0-9][0-9]*\).*/\1/p' \
+		"$script" 2>/dev/null | head -n 1)
+	[ -z "$own" ] || [ "$own" -le "$pt" ] || pt=$own
 	if [ -f "$script" ]; then
 		(cd "$BUILDDIR" && GUEST_SKIP_FILE=$skipfile \
-			exec timeout -k 10 "$GUEST_PART_TIMEOUT" bash "$script") </dev/null 2>&1
+			exec timeout -k 10 "$pt" bash "$script") </dev/null 2>&1
 		rc=$?
 	else
 		echo "no such part: $script"
@@ -41,7 +46,7 @@ for p in $GUEST_PARTS; do
 	0) res="PASS" reason="" ;;
 	77) res="SKIP" reason=$(head -n 1 "$skipfile" 2>/dev/null)
 	    reason=${reason:-"(the part gave no reason)"} ;;
-	124 | 137) res="FAIL" reason="killed after the ${GUEST_PART_TIMEOUT}s part timeout" ;;
+	124 | 137) res="FAIL" reason="killed after the ${pt}s part timeout" ;;
 	*) res="FAIL" reason="exit status $rc" ;;
 	esac
 	# Kernel complaints during this part, shown next to its output.
