@@ -657,15 +657,6 @@ static int ofi_discover(struct ofi_state *s)
 	 * choose; libfabric reads them when it initializes.
 	 */
 	setenv("FI_OFI_RXM_BUFFER_SIZE", "4096", 0);
-	/*
-	 * libfabric's registration cache: windows are registered once for
-	 * their life, so it saves nothing there, and it is wrong under them:
-	 * with the verbs provider, the cache's memory monitor and the page
-	 * moves of created windows (core/adopt.c: MAP_FIXED, mremap) ended
-	 * in a double free inside fi_close of a window's registration. Off
-	 * unless the environment asks for it.
-	 */
-	setenv("FI_MR_CACHE_MAX_COUNT", "0", 0);
 	setenv("FI_OFI_RXM_RX_SIZE", "16", 0);
 	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
 	rc = ofi_getinfo(prov, &s->info, why, sizeof(why));
