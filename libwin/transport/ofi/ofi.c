@@ -1374,71 +1374,47 @@ static int ofi_win_close(struct win *w, void *tw);
  * operands' addresses as their values); such a provider is refused rather
  * than allowed to corrupt memory.
  */
+static int native_amo(struct ofi_win *ow, int rank, int kind, int type,
+		      enum fi_op fop, uint64_t raddr, uint64_t key,
+		      const void *operand, const void *compare, void *result,
+		      size_t count);
+
 static int check_atomics(struct ofi_win *ow)
 {
 	struct ofi_state *s = ow->s;
-	struct ofi_peer *p = &ow->p[ow->w->rank];
-	uint64_t *swp = s->scratch, *cmp = swp + 1, *res = swp + 2,
-		 *word = swp + 3;
+	int me = ow->w->rank;
+	/* Past the operand native_amo puts at the start of the scratch. */
+	uint64_t *word = s->scratch + 8;
 	uint64_t raddr = s->mr_mode & FI_MR_VIRT_ADDR ? (uintptr_t)word :
 			 (uint64_t)((char *)word - (char *)s->scratch);
-	struct ofi_op *op;
+	uint64_t key = fi_mr_key(s->scratch_mr);
+	uint64_t one = 1, zero = 0, five = 5, old = 7;
+	const char *bad = NULL;
 	int rc;
 
 	if (s->cas_checked)
 		return WIN_OK;
-	*swp = 1;
-	*cmp = 0;
-	*res = 7;
 	__atomic_store_n(word, 0, __ATOMIC_RELEASE);
-	if (!(op = op_get(s)))
-		return WIN_ERR_NOMEM;
-	rc = OFI_POST(ow, ow->w->rank, "compare-and-swap check",
-		      fi_compare_atomic(p->ep, swp, 1, s->scratch_desc, cmp,
-					s->scratch_desc, res, s->scratch_desc,
-					p->addr, raddr,
-					fi_mr_key(s->scratch_mr), FI_UINT64,
-					FI_CSWAP, op));
-	if (rc) {
-		op_put(s, op);
+	if ((rc = native_amo(ow, me, K_CMP, WIN_UINT64, FI_CSWAP, raddr, key,
+			     &one, &zero, &old, 1)))
 		return rc;
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 1 || old != 0) {
+		bad = "fi_compare_atomic (0 -> 1 on a zero word)";
+	} else {
+		old = 7;
+		if ((rc = native_amo(ow, me, K_FETCH, WIN_UINT64, FI_SUM,
+				     raddr, key, &five, NULL, &old, 1)))
+			return rc;
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 6 || old != 1)
+			bad = "fi_fetch_atomic(FI_SUM) (1 + 5)";
 	}
-	s->issued++;
-	if ((rc = op_wait(ow, op, ow->w->rank, "compare-and-swap check")))
-		return rc;
-	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 1 || *res != 0)
+	if (bad)
 		return win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the provider's "
-				  "fi_compare_atomic is wrong (0 -> 1 on a zero "
-				  "word left %#llx and returned %#llx): remote "
-				  "atomics cannot be trusted on it",
-				  s->info->fabric_attr->prov_name,
+				  "%s is wrong: the word holds %#llx, %#llx "
+				  "came back; remote atomics cannot be trusted "
+				  "on it", s->info->fabric_attr->prov_name, bad,
 				  (unsigned long long)*word,
-				  (unsigned long long)*res);
-	/* And the control words' fetch-add: 1 + 5. */
-	*swp = 5;
-	*res = 7;
-	if (!(op = op_get(s)))
-		return WIN_ERR_NOMEM;
-	rc = OFI_POST(ow, ow->w->rank, "fetch-add check",
-		      fi_fetch_atomic(p->ep, swp, 1, s->scratch_desc, res,
-				      s->scratch_desc, p->addr, raddr,
-				      fi_mr_key(s->scratch_mr), FI_UINT64,
-				      FI_SUM, op));
-	if (rc) {
-		op_put(s, op);
-		return rc;
-	}
-	s->issued++;
-	if ((rc = op_wait(ow, op, ow->w->rank, "fetch-add check")))
-		return rc;
-	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 6 || *res != 1)
-		return win_seterr(WIN_ERR_TRANSPORT, "ofi (%s): the provider's "
-				  "fi_fetch_atomic(FI_SUM) is wrong (1 + 5 left "
-				  "%#llx and returned %#llx): remote atomics "
-				  "cannot be trusted on it",
-				  s->info->fabric_attr->prov_name,
-				  (unsigned long long)*word,
-				  (unsigned long long)*res);
+				  (unsigned long long)old);
 	s->cas_checked = true;
 	return WIN_OK;
 }
