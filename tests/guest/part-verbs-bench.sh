@@ -136,20 +136,17 @@ for round in $(seq 1 "$rounds"); do
 	wa=("$out.lat" -o cas $lat)
 	pair
 	row "$round" cas_lat "$(med lat cas "$out.lat")" "$p"
-	pa=(65536 4 ib_write_bw -s 65536 -n "$iters")
-	wa=("$out.nb" -N -o put $bw)
-	pair
-	wbw=$(mb "$p")
-	row "$round" put_bw "$(med bw put "$out.nb")" "$wbw"
-	wb "$out.bw" -o put $bw
-	row "$round" put_bwb "$(med bw put "$out.bw")" "$wbw"
-	pa=(65536 4 ib_read_bw -s 65536 -n "$iters")
-	wa=("$out.nb" -N -o get $bw)
-	pair
-	rbw=$(mb "$p")
-	row "$round" get_bw "$(med bw get "$out.nb")" "$rbw"
-	wb "$out.bw" -o get $bw
-	row "$round" get_bwb "$(med bw get "$out.bw")" "$rbw"
+	for op in put get; do
+		prog=ib_write_bw
+		[ $op = put ] || prog=ib_read_bw
+		pa=(65536 4 $prog -s 65536 -n "$iters")
+		wa=("$out.nb" -N -o $op $bw)
+		pair
+		pbw=$(mb "$p")
+		row "$round" ${op}_bw "$(med bw $op "$out.nb")" "$pbw"
+		wb "$out.bw" -o $op $bw
+		row "$round" ${op}_bwb "$(med bw $op "$out.bw")" "$pbw"
+	done
 done
 
 echo "=== verbs vs perftest on rxe0: medians of $rounds rounds (same guest run)"
