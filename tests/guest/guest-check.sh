@@ -3,7 +3,7 @@
 # Runs tests/guest/run-guest.sh with every part-*.sh of the source tree
 # except those marked '# guest-check: manual', or
 # the parts listed in GUEST_PARTS (space separated). LIBWIN_GUEST=skip skips
-# it; GUEST_TIMEOUT sets the guest's timeout in seconds (default 1800 plus
+# it; GUEST_TIMEOUT sets the guest's timeout in seconds (default 300 plus
 # 900 per part: each part is also killed after 900 s inside the guest, or
 # after the "# guest-part-timeout: N" it declares).
 # The guest's console goes to the test log and, through file descriptor 9
@@ -32,7 +32,7 @@ fi
 [ -n "$parts" ] || { echo "SKIP: no parts in $here"; exit 77; }
 # shellcheck disable=SC2086
 set -- $parts
-timeout=${GUEST_TIMEOUT:-$((1800 + 900 * $#))}
+timeout=${GUEST_TIMEOUT:-$((300 + 900 * $#))}
 
 if { true >&9; } 2>/dev/null; then
 	"$here/run-guest.sh" -b "$builddir" -t "$timeout" "$@" 2>&1 |
