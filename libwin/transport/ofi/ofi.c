@@ -121,11 +121,29 @@ struct ofi_op {
 	int state;               /* 0 pending, 1 done */
 	int status;              /* WIN_OK or WIN_ERR_* */
 	int prov_err;            /* provider errno of an error completion */
-	struct fid_mr *lmr;      /* FI_MR_LOCAL registration, if any */
+	struct ofi_reg *lreg;    /* FI_MR_LOCAL registration, if any */
 	struct ofi_op *next_free;
 };
 
 enum { K_ATOMIC, K_FETCH, K_CMP };
+
+/*
+ * A registration of the caller's memory (a window's data or control part,
+ * or an operation's local buffer under FI_MR_LOCAL), shared by everything
+ * that lies inside it while it lives: a window inside another window, a
+ * buffer inside a window, two operations on one buffer. Registering such
+ * memory twice is not safe on every provider: with libfabric's MR cache
+ * the second registration gets the first one's device region and key, and
+ * ofi_rxm (verbs) then refuses it (FI_ENOKEY) after dropping the first
+ * one's entry from the table it checks atomics against.
+ */
+struct ofi_reg {
+	struct ofi_reg *next;
+	uintptr_t base;
+	size_t len;
+	struct fid_mr *mr;
+	int refs;
+};
 
 struct ofi_state {
 	struct win_ctx *ctx;
@@ -177,6 +195,7 @@ struct ofi_state {
 	 * an address twice (shm keeps one peer mapping per name, which the
 	 * first removal takes down under the other windows). */
 	struct ofi_avent *avs;
+	struct ofi_reg *regs;  /* live shared registrations */
 };
 
 struct ofi_avent {
@@ -219,7 +238,7 @@ struct ofi_win {
 	bool active;
 	uint64_t tag;
 	struct ofi_peer *p;
-	struct fid_mr *data_mr, *ctrl_mr;
+	struct ofi_reg *data_reg, *ctrl_reg;
 };
 
 struct ofi_xchg {
@@ -391,11 +410,13 @@ static struct ofi_op *op_get(struct ofi_state *s)
 	return op;
 }
 
+static void reg_put(struct ofi_state *s, struct ofi_reg *r);
+
 static void op_put(struct ofi_state *s, struct ofi_op *op)
 {
-	if (op->lmr)
-		fi_close(&op->lmr->fid);
-	op->lmr = NULL;
+	if (op->lreg)
+		reg_put(s, op->lreg);
+	op->lreg = NULL;
 	op->next_free = s->free_ops;
 	s->free_ops = op;
 }
@@ -704,6 +725,13 @@ static void ofi_down(struct ofi_state *s)
 		pthread_join(s->thr, NULL);
 		s->thr_running = false;
 	}
+	while (s->regs) {
+		struct ofi_reg *r = s->regs;
+
+		s->regs = r->next;
+		fi_close(&r->mr->fid);
+		free(r);
+	}
 	if (s->scratch_mr)
 		fi_close(&s->scratch_mr->fid);
 	if (s->emu_mr)
@@ -876,9 +904,12 @@ static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
 			   __atomic_fetch_add(&s->next_key, 1, __ATOMIC_RELAXED),
 			   0, mr, NULL);
 
-	if (rc)
+	if (rc) {
+		/* Some providers leave their half-made region in *mr. */
+		*mr = NULL;
 		return win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_mr_reg of %zu "
 				  "bytes: %s", len, fi_strerror(-rc));
+	}
 	if (s->mr_mode & FI_MR_ENDPOINT) {
 		if ((rc = fi_mr_bind(*mr, &s->ep->fid, 0)) == 0)
 			rc = fi_mr_enable(*mr);
@@ -891,6 +922,65 @@ static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
 		}
 	}
 	return WIN_OK;
+}
+
+#define OFI_REG_ACCESS (FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE)
+
+/*
+ * A registration covering [buf, buf + len): a live one that contains it
+ * (one more reference), else a new one. Every shared registration allows
+ * all four kinds of access, so any user may share it (the MR cache under
+ * the verbs provider registers with all of them anyway).
+ */
+static int reg_get(struct ofi_state *s, void *buf, size_t len,
+		   struct ofi_reg **out)
+{
+	uintptr_t a = (uintptr_t)buf;
+	struct ofi_reg *r;
+	int rc;
+
+	for (r = s->regs; r; r = r->next)
+		if (a >= r->base && len <= r->len && a - r->base <= r->len - len) {
+			r->refs++;
+			*out = r;
+			return WIN_OK;
+		}
+	if (!(r = calloc(1, sizeof(*r))))
+		return win_seterr(WIN_ERR_NOMEM, "ofi registration");
+	if ((rc = mr_reg(s, buf, len, OFI_REG_ACCESS, &r->mr))) {
+		free(r);
+		return rc;
+	}
+	r->base = a;
+	r->len = len;
+	r->refs = 1;
+	r->next = s->regs;
+	s->regs = r;
+	*out = r;
+	return WIN_OK;
+}
+
+static void reg_put(struct ofi_state *s, struct ofi_reg *r)
+{
+	struct ofi_reg **pp;
+
+	if (--r->refs > 0)
+		return;
+	for (pp = &s->regs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	fi_close(&r->mr->fid);
+	free(r);
+}
+
+/* Where `addr` lies for peers: its address under FI_MR_VIRT_ADDR, else
+ * its offset in the registration. */
+static uint64_t reg_addr(struct ofi_state *s, struct ofi_reg *r, void *addr)
+{
+	return (s->mr_mode & FI_MR_VIRT_ADDR) ? (uintptr_t)addr
+					      : (uintptr_t)addr - r->base;
 }
 
 #define UP_FAIL(what, r)                                                   \
@@ -1461,24 +1551,18 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 		rc = win_seterr(WIN_ERR_NOMEM, "ofi window");
 	memset(&me, 0, sizeof(me));
 	if (rc == WIN_OK && w->len)
-		rc = mr_reg(s, w->data_lib, w->len,
-			    FI_REMOTE_READ | FI_REMOTE_WRITE | FI_READ |
-			    FI_WRITE, &ow->data_mr);
+		rc = reg_get(s, w->data_lib, w->len, &ow->data_reg);
 	if (rc == WIN_OK)
-		rc = mr_reg(s, w->ctrl.addr, w->ctrl.len,
-			    FI_REMOTE_READ | FI_REMOTE_WRITE | FI_READ |
-			    FI_WRITE, &ow->ctrl_mr);
+		rc = reg_get(s, w->ctrl.addr, w->ctrl.len, &ow->ctrl_reg);
 	if (rc == WIN_OK) {
-		bool virt = s->mr_mode & FI_MR_VIRT_ADDR;
-
-		if (ow->data_mr) {
-			me.data_base = virt ? (uintptr_t)w->data_lib : 0;
-			me.data_key = fi_mr_key(ow->data_mr);
+		if (ow->data_reg) {
+			me.data_base = reg_addr(s, ow->data_reg, w->data_lib);
+			me.data_key = fi_mr_key(ow->data_reg->mr);
 		}
-		me.ctrl_base = virt ? (uintptr_t)w->ctrl.addr : 0;
+		me.ctrl_base = reg_addr(s, ow->ctrl_reg, w->ctrl.addr);
 		ow->tag = me.tag = ((uint64_t)getpid() << 32) ^
 				   ++s->next_tag;
-		me.ctrl_key = fi_mr_key(ow->ctrl_mr);
+		me.ctrl_key = fi_mr_key(ow->ctrl_reg->mr);
 		me.addr_len = (uint32_t)s->myaddr_len;
 		memcpy(me.addr, s->myaddr, s->myaddr_len);
 	}
@@ -1568,10 +1652,10 @@ static int ofi_win_close(struct win *w, void *tw)
 				fi_close(&p->ep->fid);
 			p->ep = p->acc_ep = NULL;
 		}
-		if (ow->data_mr)
-			fi_close(&ow->data_mr->fid);
-		if (ow->ctrl_mr)
-			fi_close(&ow->ctrl_mr->fid);
+		if (ow->data_reg)
+			reg_put(ow->s, ow->data_reg);
+		if (ow->ctrl_reg)
+			reg_put(ow->s, ow->ctrl_reg);
 	}
 	free(ow->p);
 	free(ow);
@@ -1590,18 +1674,18 @@ static void *ofi_direct(void *tw, int rank)
 
 /* ---- data movement ---- */
 
-/* Local descriptor for `buf` (FI_MR_LOCAL registers it for the op). */
+/* Local descriptor for `buf` (FI_MR_LOCAL: a registration held by the op). */
 static int local_desc(struct ofi_state *s, struct ofi_op *op, void *buf,
-		      size_t len, uint64_t access, void **desc)
+		      size_t len, void **desc)
 {
 	int rc;
 
 	*desc = NULL;
 	if (!(s->mr_mode & FI_MR_LOCAL) || !len)
 		return WIN_OK;
-	if ((rc = mr_reg(s, buf, len, access, &op->lmr)))
+	if ((rc = reg_get(s, buf, len, &op->lreg)))
 		return rc;
-	*desc = fi_mr_desc(op->lmr);
+	*desc = fi_mr_desc(op->lreg->mr);
 	return WIN_OK;
 }
 
@@ -1637,8 +1721,7 @@ static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 	}
 	if (!(op = op_get(s)))
 		return WIN_ERR_NOMEM;
-	if ((rc = local_desc(s, op, buf, len, write ? FI_WRITE : FI_READ,
-			     &desc))) {
+	if ((rc = local_desc(s, op, buf, len, &desc))) {
 		op_put(s, op);
 		return rc;
 	}
@@ -1804,9 +1887,7 @@ static int ofi_vector(struct ofi_win *ow, int rank, const struct iovec *iov,
 			}
 			if (s->mr_mode & FI_MR_LOCAL) {
 				rc = local_desc(s, op, liov[0].iov_base,
-						liov[0].iov_len,
-						write ? FI_WRITE : FI_READ,
-						&desc[0]);
+						liov[0].iov_len, &desc[0]);
 				if (rc) {
 					op_put(s, op);
 					break;
