@@ -148,6 +148,24 @@ static int default_lib_timeout_ms(void)
 	return (int)(10000 * f);
 }
 
+/*
+ * Every member past win_init before any goes on: start-up costs differ
+ * (libfabric's fi_getinfo takes seconds on some machines), and a test's
+ * short library timeout is meant for what it tests, not for waiting on a
+ * slow start.
+ */
+static void start_line(volatile void *word, int size)
+{
+	long long end = now_ms() + 120000;
+
+	mp_add(word, 0, 1);
+	while (mp_load(word, 0) < (uint64_t)size) {
+		CHECK(now_ms() < end, "%llu of %d members started",
+		      (unsigned long long)mp_load(word, 0), size);
+		usleep(200);
+	}
+}
+
 static void member(const struct mp_opts *opts, mp_body_fn body, int rank,
 		   const char *name, volatile void *scratch, pid_t parent)
 {
@@ -171,6 +189,7 @@ static void member(const struct mp_opts *opts, mp_body_fn body, int rank,
 	env.scratch = scratch;
 	env.arg = opts->arg;
 	CHECK_OK(win_init(&cfg, &env.ctx));
+	start_line((volatile char *)scratch + MP_SCRATCH, opts->size);
 	if (!(opts->flags & MP_NO_JOIN)) {
 		CHECK_OK(win_group_join(env.ctx, name, opts->size, rank,
 					&env.group));
@@ -228,7 +247,8 @@ int mp_run(const struct mp_opts *opts, mp_body_fn body, char *msg,
 		return -1;
 	}
 	unique_name(name, sizeof(name), "mp");
-	scratch = mmap(NULL, MP_SCRATCH, PROT_READ | PROT_WRITE,
+	/* The tests' scratch, then the harness's own page (the start line). */
+	scratch = mmap(NULL, 2 * MP_SCRATCH, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (scratch == MAP_FAILED || pipe2(fds, O_CLOEXEC) < 0) {
 		describe(msg, msglen, &used, "harness setup: %s",
@@ -258,7 +278,7 @@ int mp_run(const struct mp_opts *opts, mp_body_fn body, char *msg,
 			waitpid(pids[i], NULL, 0);
 		}
 		close(fds[0]);
-		munmap((void *)scratch, MP_SCRATCH);
+		munmap((void *)scratch, 2 * MP_SCRATCH);
 		return -1;
 	}
 
@@ -303,7 +323,7 @@ int mp_run(const struct mp_opts *opts, mp_body_fn body, char *msg,
 		got += r;
 	reports[got] = '\0';
 	close(fds[0]);
-	munmap((void *)scratch, MP_SCRATCH);
+	munmap((void *)scratch, 2 * MP_SCRATCH);
 
 	for (i = 0; i < opts->size; i++) {
 		if (status[i] == -2)
