@@ -7,13 +7,7 @@
 # compare-and-swap (data checked); when neither works, the part is skipped
 # with what libfabric and libwin said for each (the transport refuses a
 # provider whose compare-and-swap gives wrong results).
-# The suite over rxm on emulated rxe takes about 20 minutes, and one test
-# fails there (mp-adopt "lifetime": a double free inside libfabric's
-# fi_close of a window registration, with its MR cache; with the cache off,
-# FI_MR_CACHE_MAX_COUNT=0, per-operation registrations crash in
-# ibv_dereg_mr instead), so make check's guest run leaves it out: run it
-# by name, `run-guest.sh ofi-verbs`.
-# guest-check: manual
+# The suite over rxm on emulated rxe takes about 20 minutes.
 # guest-part-timeout: 2400
 . "$SRCDIR/tests/guest/lib.sh"
 set -u
