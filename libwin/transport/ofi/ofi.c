@@ -170,11 +170,11 @@ struct ofi_state {
 	/* Registered scratch for atomics' operands and results. */
 	uint64_t *scratch;
 	size_t scratch_len;
-	struct fid_mr *scratch_mr;
+	struct ofi_reg *scratch_reg;
 	void *scratch_desc;
 	/* Operands, compares and results of pipelined emulated atomics. */
 	uint64_t *emu;
-	struct fid_mr *emu_mr;
+	struct ofi_reg *emu_reg;
 	void *emu_desc;
 	char myaddr[OFI_ADDR_MAX];
 	size_t myaddr_len;
@@ -725,6 +725,7 @@ static void ofi_down(struct ofi_state *s)
 		pthread_join(s->thr, NULL);
 		s->thr_running = false;
 	}
+	/* Every registration, the scratch and emulation buffers' too. */
 	while (s->regs) {
 		struct ofi_reg *r = s->regs;
 
@@ -732,13 +733,10 @@ static void ofi_down(struct ofi_state *s)
 		fi_close(&r->mr->fid);
 		free(r);
 	}
-	if (s->scratch_mr)
-		fi_close(&s->scratch_mr->fid);
-	if (s->emu_mr)
-		fi_close(&s->emu_mr->fid);
+	s->scratch_reg = NULL;
+	s->emu_reg = NULL;
 	free(s->emu);
 	s->emu = NULL;
-	s->emu_mr = NULL;
 	if (s->ep)
 		fi_close(&s->ep->fid);
 	if (s->pep)
@@ -771,7 +769,6 @@ static void ofi_down(struct ofi_state *s)
 		fi_close(&s->fabric->fid);
 	free(s->scratch);
 	s->scratch = NULL;
-	s->scratch_mr = NULL;
 	s->ep = NULL;
 	s->av = NULL;
 	s->cq = NULL;
@@ -897,10 +894,12 @@ static bool addr_allowed(const void *addr, size_t len, uint32_t fmt)
 	return fmt == FI_ADDR_STR;
 }
 
-static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
+#define OFI_REG_ACCESS (FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE)
+
+static int mr_reg(struct ofi_state *s, void *buf, size_t len,
 		  struct fid_mr **mr)
 {
-	int rc = fi_mr_reg(s->domain, buf, len, access, 0,
+	int rc = fi_mr_reg(s->domain, buf, len, OFI_REG_ACCESS, 0,
 			   __atomic_fetch_add(&s->next_key, 1, __ATOMIC_RELAXED),
 			   0, mr, NULL);
 
@@ -924,8 +923,6 @@ static int mr_reg(struct ofi_state *s, void *buf, size_t len, uint64_t access,
 	return WIN_OK;
 }
 
-#define OFI_REG_ACCESS (FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE)
-
 /*
  * A registration covering [buf, buf + len): a live one that contains it
  * (one more reference), else a new one. Every shared registration allows
@@ -947,7 +944,7 @@ static int reg_get(struct ofi_state *s, void *buf, size_t len,
 		}
 	if (!(r = calloc(1, sizeof(*r))))
 		return win_seterr(WIN_ERR_NOMEM, "ofi registration");
-	if ((rc = mr_reg(s, buf, len, OFI_REG_ACCESS, &r->mr))) {
+	if ((rc = mr_reg(s, buf, len, &r->mr))) {
 		free(r);
 		return rc;
 	}
@@ -1183,19 +1180,16 @@ endpoint_done:
 		goto fail;
 	}
 	memset(s->scratch, 0, s->scratch_len);
-	if ((rc = mr_reg(s, s->scratch, s->scratch_len,
-			 FI_READ | FI_WRITE | FI_REMOTE_READ |
-			 FI_REMOTE_WRITE, &s->scratch_mr)))
+	if ((rc = reg_get(s, s->scratch, s->scratch_len, &s->scratch_reg)))
 		goto fail;
-	s->scratch_desc = fi_mr_desc(s->scratch_mr);
+	s->scratch_desc = fi_mr_desc(s->scratch_reg->mr);
 	/* Best effort: without it emulated atomics go element by element. */
 	if (posix_memalign((void **)&s->emu, 4096,
 			   4 * OFI_EMU_BATCH * sizeof(uint64_t)) == 0) {
 		memset(s->emu, 0, 4 * OFI_EMU_BATCH * sizeof(uint64_t));
-		if (mr_reg(s, s->emu, 4 * OFI_EMU_BATCH * sizeof(uint64_t),
-			   FI_READ | FI_WRITE | FI_REMOTE_READ |
-			   FI_REMOTE_WRITE, &s->emu_mr) == WIN_OK) {
-			s->emu_desc = fi_mr_desc(s->emu_mr);
+		if (reg_get(s, s->emu, 4 * OFI_EMU_BATCH * sizeof(uint64_t),
+			    &s->emu_reg) == WIN_OK) {
+			s->emu_desc = fi_mr_desc(s->emu_reg->mr);
 		} else {
 			free(s->emu);
 			s->emu = NULL;
@@ -1475,9 +1469,8 @@ static int check_atomics(struct ofi_win *ow)
 	int me = ow->w->rank;
 	/* Past the operand native_amo puts at the start of the scratch. */
 	uint64_t *word = s->scratch + 8;
-	uint64_t raddr = s->mr_mode & FI_MR_VIRT_ADDR ? (uintptr_t)word :
-			 (uint64_t)((char *)word - (char *)s->scratch);
-	uint64_t key = fi_mr_key(s->scratch_mr);
+	uint64_t raddr = reg_addr(s, s->scratch_reg, word);
+	uint64_t key = fi_mr_key(s->scratch_reg->mr);
 	uint64_t one = 1, zero = 0, five = 5, old = 7;
 	const char *bad = NULL;
 	int rc;
