@@ -18,13 +18,18 @@
 #              full; the figure held to the target) and with blocking
 #              ones (each get waits for its data; for information)
 # Targets: latency ratio <= 1.1, bandwidth ratio >= 0.9.
-# Emulated time drifts with the host's load, so the programs run in
-# rounds (VERBS_BENCH_ROUNDS, default 3): in every round each perftest
-# program runs right next to the winbench run it is compared with (perftest
-# first in odd rounds, second in even ones), each round gives its own
-# ratios, and the table shows the median figures and the median of the
-# per-round ratios.
-# VERBS_BENCH_ITERS sets the iterations of both (default 1000).
+# Under emulation every run of either program settles in one of two modes
+# a factor ~2 apart (and may switch between them midway; busy polling
+# without yielding does not change that): a ratio of two single runs is
+# 0.5, 1 or 2 by chance. So both sides
+# run alike, VERBS_BENCH_RUNS times (default 3) per comparison and round,
+# alternating (perftest first in odd rounds, winbench first in even ones),
+# each run VERBS_BENCH_ITERS operations (default 1000) giving its median;
+# a round's figure for each side is its best run (the lowest latency, the
+# highest bandwidth) and, for information, the median of its runs. Emulated
+# time drifts with the host's load, so there are VERBS_BENCH_ROUNDS rounds
+# (default 3); the table shows the median figures and the median of the
+# per-round ratios of both statistics.
 . "$SRCDIR/tests/guest/lib.sh"
 set -u
 [ "${VERBS_BENCH:-0}" = 1 ] ||
@@ -34,8 +39,10 @@ setup_rxe || fail "could not set up rxe0"
 export WIN_VERBS_DEVICE=rxe0
 iters=${VERBS_BENCH_ITERS:-1000}
 rounds=${VERBS_BENCH_ROUNDS:-3}
+runs=${VERBS_BENCH_RUNS:-3}
 out=$TMPDIR/vbench.$$
-res=$TMPDIR/vbench.$$.rows	# lines: round measure libwin perftest
+res=$TMPDIR/vbench.$$.rows	# lines: round measure libwin perftest (best,
+				# then median of runs)
 
 # perf NAME ARGS...: server and client of a perftest program on rxe0;
 # the client's output goes to $out.perf.
@@ -80,16 +87,6 @@ med() {
 	awk -F, -v k="$1" -v o="$2" '$1 == "libwin" && $2 == k && $3 == o {
 		print $10; exit }' "$3"
 }
-row() { # ROUND MEASURE LIBWIN PERFTEST: a round without both is left out
-	[ -n "$3" ] || fail "round $1: winbench gave no figure for $2"
-	if [ -z "$4" ]; then
-		echo "round $1: perftest gave no usable figure for $2: left out"
-		return
-	fi
-	echo "$1 $2 $3 $4" >>"$res"
-}
-
-: >"$res"
 # wb OUT ARGS...: one winbench run over verbs (CSV into OUT).
 wb() {
 	local f=$1
@@ -99,57 +96,85 @@ wb() {
 	grep -q ',verbs,' "$f" || { cat "$f"; fail "winbench did not run over verbs"; }
 	grep '^libwin' "$f" | sed 's/^/  winbench: /' >&2
 }
-# pair FIRST: each comparison runs perftest and winbench back to back,
-# perftest first in odd rounds and second in even ones, so neither side
-# always gets the guest's warmer or colder moment.
-pair() {
-	if [ $((round % 2)) = 1 ]; then
-		p=$(measure "${pa[@]}")
-		wb "${wa[@]}"
-	else
-		wb "${wa[@]}"
-		p=$(measure "${pa[@]}")
-	fi
+# best KIND FIGURES...: the best figure (lowest for lat, highest for bw)
+# and the median, as "best median"; nothing if there is no figure.
+best() {
+	local k=$1
+	shift
+	printf '%s\n' "$@" | awk -v k="$k" 'NF {
+		v[++n] = $1 + 0 }
+	END {
+		if (!n) exit
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+			}
+		m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		print (k == "lat" ? v[1] : v[n]), m
+	}'
 }
-# perftest's MB/sec are 2^20 bytes/s; winbench prints 10^6.
-mb() { awk -v v="$1" 'BEGIN { if (v != "") print v * 1.048576 }'; }
-lat="-k lat -m 8:8 -i $iters -x 50 -r 3 -P"
-bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 3"
+# compare NAME KIND WINBENCH-OP PERF-ARGS -- WINBENCH-ARGS: $runs runs of
+# each side, alternating; appends the round's row for NAME. PERF-ARGS are
+# measure's; a perftest figure in MB/s (2^20 bytes/s) is converted to
+# winbench's 10^6 bytes/s.
+compare() {
+	local name=$1 kind=$2 op=$3 pa=() wa=() p=() w=() k pv wv
+	shift 3
+	while [ "$1" != -- ]; do pa+=("$1"); shift; done
+	shift
+	wa=("$@")
+	for k in $(seq 1 "$runs"); do
+		if [ $((round % 2)) = 1 ]; then
+			pv=$(measure "${pa[@]}")
+			wb "$out.wb" "${wa[@]}"
+		else
+			wb "$out.wb" "${wa[@]}"
+			pv=$(measure "${pa[@]}")
+		fi
+		[ "$kind" = lat ] ||
+			pv=$(awk -v v="$pv" 'BEGIN { if (v != "") print v * 1.048576 }')
+		p+=("$pv")
+		wv=$(med "$kind" "$op" "$out.wb")
+		[ -n "$wv" ] || fail "round $round: winbench gave no figure for $name"
+		w+=("$wv")
+	done
+	p=($(best "$kind" "${p[@]}"))
+	w=($(best "$kind" "${w[@]}"))
+	if [ ${#p[@]} != 2 ]; then
+		echo "round $round: perftest gave no usable figure for $name: left out"
+		return
+	fi
+	echo "$round $name ${w[0]} ${p[0]} ${w[1]} ${p[1]}" >>"$res"
+}
+
+: >"$res"
+lat="-k lat -m 8:8 -i $iters -x 50 -r 1 -P"
+bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 1"
 for round in $(seq 1 "$rounds"); do
 	echo "=== round $round of $rounds"
-	pa=(8 5 ib_write_lat -s 8 -n "$iters")
-	wa=("$out.lat" -o put $lat)
-	pair
-	wl=$p
-	row "$round" put_lat "$(med lat put "$out.lat")" "$wl"
-	wb "$out.pp" -o put -s pp $lat
-	row "$round" pp_lat "$(med lat put "$out.pp")" "$wl"
-	pa=(8 5 ib_read_lat -s 8 -n "$iters")
-	wa=("$out.lat" -o get $lat)
-	pair
-	row "$round" get_lat "$(med lat get "$out.lat")" "$p"
-	pa=(8 5 ib_atomic_lat -A FETCH_AND_ADD -n "$iters")
-	wa=("$out.lat" -o fop $lat)
-	pair
-	row "$round" fop_lat "$(med lat fop "$out.lat")" "$p"
-	pa=(8 5 ib_atomic_lat -A CMP_AND_SWAP -n "$iters")
-	wa=("$out.lat" -o cas $lat)
-	pair
-	row "$round" cas_lat "$(med lat cas "$out.lat")" "$p"
+	compare put_lat lat put 8 5 ib_write_lat -s 8 -n "$iters" -- \
+		-o put $lat
+	compare pp_lat lat put 8 5 ib_write_lat -s 8 -n "$iters" -- \
+		-o put -s pp $lat
+	compare get_lat lat get 8 5 ib_read_lat -s 8 -n "$iters" -- \
+		-o get $lat
+	compare fop_lat lat fop 8 5 ib_atomic_lat -A FETCH_AND_ADD \
+		-n "$iters" -- -o fop $lat
+	compare cas_lat lat cas 8 5 ib_atomic_lat -A CMP_AND_SWAP \
+		-n "$iters" -- -o cas $lat
 	for op in put get; do
 		prog=ib_write_bw
 		[ $op = put ] || prog=ib_read_bw
-		pa=(65536 4 $prog -s 65536 -n "$iters")
-		wa=("$out.nb" -N -o $op $bw)
-		pair
-		pbw=$(mb "$p")
-		row "$round" ${op}_bw "$(med bw $op "$out.nb")" "$pbw"
-		wb "$out.bw" -o $op $bw
-		row "$round" ${op}_bwb "$(med bw $op "$out.bw")" "$pbw"
+		compare ${op}_bw bw $op 65536 4 $prog -s 65536 -n "$iters" -- \
+			-N -o $op $bw
+		compare ${op}_bwb bw $op 65536 4 $prog -s 65536 -n "$iters" -- \
+			-o $op $bw
 	done
 done
 
-echo "=== verbs vs perftest on rxe0: medians of $rounds rounds (same guest run)"
+echo "=== verbs vs perftest on rxe0: medians of $rounds rounds of $runs runs a side (same guest run)"
+echo "    libwin, perftest, ratio: each side's best run of a round;"
+echo "    ratio of medians: each side's median run of a round (information)"
 awk '
 function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++)
@@ -161,6 +186,7 @@ function median(a, n,    i, j, t) {
 {
 	m = $2; n[m]++
 	lw[m, n[m]] = $3; pt[m, n[m]] = $4; ra[m, n[m]] = $3 / $4
+	rm[m, n[m]] = $5 / $6
 }
 END {
 	split("put_lat pp_lat get_lat fop_lat cas_lat put_bw get_bw " \
@@ -174,7 +200,8 @@ END {
 	label["get_bw"] = "get 64 KiB -N (MB/s) / ib_read_bw"
 	label["put_bwb"] = "put 64 KiB blocking / ib_write_bw"
 	label["get_bwb"] = "get 64 KiB blocking / ib_read_bw"
-	printf "%-38s %9s %9s %7s %s\n", "measure", "libwin", "perftest", "ratio", "target"
+	printf "%-38s %9s %9s %7s %7s %s\n", "measure", "libwin", "perftest",
+	       "ratio", "of med", "target"
 	for (k = 1; k in order; k++) {
 		m = order[k]
 		if (!n[m]) {
@@ -183,13 +210,19 @@ END {
 		}
 		for (i = 1; i <= n[m]; i++) {
 			x[i] = lw[m, i]; y[i] = pt[m, i]; z[i] = ra[m, i]
+			q[i] = rm[m, i]
 		}
 		tg = m ~ /bwb/ ? "(information)" : m ~ /bw/ ? ">= 0.9" : "<= 1.1"
-		printf "%-38s %9.2f %9.2f %7.2f %s\n", label[m], median(x, n[m]),
-		       median(y, n[m]), median(z, n[m]), tg
 		if (m == "put_lat")
-			printf "%-38s %9s %9s %7.2f %s\n", "  put+flush / 2 x ib_write_lat", "", "",
-			       median(z, n[m]) / 2, "(a write + a read: a round trip)"
+			tg = "(information: a round trip)"
+		printf "%-38s %9.2f %9.2f %7.2f %7.2f %s\n", label[m],
+		       median(x, n[m]), median(y, n[m]), median(z, n[m]),
+		       median(q, n[m]), tg
+		if (m == "put_lat")
+			printf "%-38s %9s %9s %7.2f %7s %s\n",
+			       "  put+flush / 2 x ib_write_lat", "", "",
+			       median(z, n[m]) / 2, "",
+			       "(a write + a read)"
 	}
 }' "$res"
 rm -f "$out".* "$res"
