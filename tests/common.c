@@ -102,8 +102,9 @@ int run_suite(const char *name, Suite *s)
 	 * built-in providers in every process, 1-3 s on a loaded machine)
 	 * instead of each paying for it again. Only a speed-up: members
 	 * meet at the harness's start line after win_init, so a slow
-	 * start-up never counts against a test's library timeout. Not with libfabric's verbs provider: its fi_getinfo opens the
-	 * RDMA devices and keeps them for the process's later domains, and
+	 * start-up never counts against a test's library timeout. Not
+	 * with libfabric's verbs provider: its fi_getinfo opens the RDMA
+	 * devices and keeps them for the process's later domains, and
 	 * the kernel refuses a forked child's use of its parent's device
 	 * files ("changed security contexts"), so the tests would hang.
 	 */

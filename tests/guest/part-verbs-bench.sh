@@ -101,17 +101,13 @@ wb() {
 best() {
 	local k=$1
 	shift
-	printf '%s\n' "$@" | awk -v k="$k" 'NF {
-		v[++n] = $1 + 0 }
-	END {
-		if (!n) exit
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-			}
-		m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-		print (k == "lat" ? v[1] : v[n]), m
-	}'
+	printf '%s\n' "$@" | grep . | sort -g | awk -v k="$k" '
+		{ v[++n] = $1 }
+		END {
+			if (!n) exit
+			m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+			print (k == "lat" ? v[1] : v[n]), m
+		}'
 }
 # compare NAME KIND WINBENCH-OP PERF-ARGS -- WINBENCH-ARGS: $runs runs of
 # each side, alternating; appends the round's row for NAME. PERF-ARGS are
