@@ -64,7 +64,9 @@
  * with backoff), and every wait of the calling thread drives it too;
  * while callers wait, and until 2-4 ms after their last wait, the thread
  * stays off the completion queue, asleep (it would only take a core from
- * the caller or from the peer the caller waits on).
+ * the caller or from the peer the caller waits on); a blocking read under
+ * way when a wait begins ends first (a completion, or 50 ms), and after a
+ * read that found nothing only a wait still under way sends it to sleep.
  *
  * shm endpoints are named by the transport ("libwin_<pid>_<time>_<n>"),
  * and regions of that form left by dead processes are removed.
@@ -349,13 +351,23 @@ static void *progress_thread(void *arg)
 			struct fi_cq_entry ent;
 			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
 
-			if (n > 0 && ent.op_context)
-				op_done(s, ent.op_context, WIN_OK, 0);
-			else if (n == -FI_EAVAIL)
+			if (n > 0) {
+				if (ent.op_context)
+					op_done(s, ent.op_context, WIN_OK, 0);
+				continue;
+			}
+			if (n == -FI_EAVAIL) {
 				ofi_poll(s);
-			else if (n < 0 && n != -FI_EAGAIN &&
-				 n != -FI_ETIMEDOUT && n != -FI_EINTR)
+				continue;
+			}
+			if (n < 0 && n != -FI_EAGAIN && n != -FI_ETIMEDOUT &&
+			    n != -FI_EINTR)
 				s->cq_waitable = false; /* fall back */
+			/* A read that ended without a completion (50 ms):
+			 * the waits during it were not a busy caller's; only
+			 * one under way now or begun from here on is a
+			 * reason to step aside. */
+			gen = __atomic_load_n(&s->poll_gen, __ATOMIC_ACQUIRE);
 			continue;
 		}
 		if (ofi_poll(s)) {
@@ -1762,9 +1774,9 @@ static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 		rc = post_rw(ow, rank, (char *)buf + done, n,
 			     data_addr(p, off + done), p->data_key, write, &op);
 		if (rc == WIN_OK && op) {
-			/* A request keeps the last piece; the earlier
-			 * pieces complete in order behind... not
-			 * guaranteed, so wait for them here. */
+			/* A request keeps the last piece; completions
+			 * need not come in order, so every earlier
+			 * piece is waited for here. */
 			if (req && done + n == len) {
 				req->tp_data[0] = (uintptr_t)op;
 				req->tp_data[1] = (uint64_t)rank;
