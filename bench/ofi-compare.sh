@@ -18,34 +18,40 @@
 # alternated runs (the first program swapped from run to run), and the
 # load average is printed before and after.
 #
-# Usage: ofi-compare.sh [-p PROVIDER] [-m MIN:MAX] [-i N] [-x N] [-W N]
-#                       [-r N] [-R N] [-o put,get,fop]
-# -r runs of each program, alternated (median over them); -R repetitions of
-# each timed loop inside a run (each program reports their median).
+# Usage: ofi-compare.sh [-p PROVIDER] [-m MIN:MAX] [-i N] [-I N] [-x N]
+#                       [-W N] [-r N] [-R N] [-o put,get,fop]
+# -i operations per timed loop up to 8 KiB, -I above (default: as -i, so
+# that a loop of the larger sizes does not last only a millisecond or two,
+# at the mercy of one descheduling); -r runs of each program, alternated
+# (median over them); -R repetitions of each timed loop inside a run (each
+# program reports their median).
 # Environment: WINBENCH, OFIBENCH (paths; default next to this script, then
 # the current directory). Traffic stays on loopback (FI_TCP_IFACE=lo).
 set -u
 prov=${WIN_OFI_PROVIDER:-tcp}
 range=8:1M
 iters=2000
+iters_large=
 warm=100
 win=64
 reps=3
 inreps=5
 ops=put,get,fop
-while getopts p:m:i:x:W:r:R:o:h opt; do
+while getopts p:m:i:I:x:W:r:R:o:h opt; do
 	case $opt in
 	p) prov=$OPTARG;;
 	m) range=$OPTARG;;
 	i) iters=$OPTARG;;
+	I) iters_large=$OPTARG;;
 	x) warm=$OPTARG;;
 	W) win=$OPTARG;;
 	r) reps=$OPTARG;;
 	R) inreps=$OPTARG;;
 	o) ops=$OPTARG;;
-	*) sed -n '2,26p' "$0"; exit 0;;
+	*) sed -n '2,29p' "$0"; exit 0;;
 	esac
 done
+iters_large=${iters_large:-$iters}
 here=$(dirname "$0")
 find_prog() {
 	for p in "$here/$1" "./$1"; do
@@ -65,7 +71,8 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "# provider $prov, sizes $range, $iters iterations ($warm warm-up)," \
+echo "# provider $prov, sizes $range, $iters iterations ($iters_large above" \
+     "8 KiB; $warm warm-up)," \
      "bw window $win, $reps runs each of $inreps repetitions (median of" \
      "the runs' medians)"
 echo "# load average before: $(load)"
@@ -74,14 +81,15 @@ echo "# load average before: $(load)"
 # during the runs does not always favour the same one.
 run_lw() {
 	WIN_TRANSPORTS=ofi timeout 900 "$WINBENCH" -T ofi -o "$ops" -s flush \
-		-k lat,bw -m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
-		-r "$inreps" -M -V -c >"$tmp/lw.$i" 2>"$tmp/lw.err.$i" ||
+		-k lat,bw -m "$min:$max" -i "$iters" -I "$iters_large" \
+		-x "$warm" -W "$win" -r "$inreps" -M -V -c >"$tmp/lw.$i" \
+		2>"$tmp/lw.err.$i" ||
 		{ echo "winbench failed:"; cat "$tmp/lw.err.$i"; exit 1; }
 }
 run_raw() {
 	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw -b blocking \
-		-r "$inreps" -m "$min:$max" -i "$iters" -x "$warm" -W "$win" \
-		>"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
+		-r "$inreps" -m "$min:$max" -i "$iters" -I "$iters_large" \
+		-x "$warm" -W "$win" >"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
 		{ echo "ofibench failed:"; cat "$tmp/raw.err.$i"; exit 1; }
 }
 i=0
@@ -96,8 +104,9 @@ while [ $i -lt "$reps" ]; do
 	case $ops in
 	*put*|*get*)
 		timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k bw \
-			-b pipelined -r "$inreps" -m "$min:$max" -i "$iters" -x "$warm" \
-			-W "$win" >"$tmp/pipe.$i" 2>"$tmp/pipe.err.$i" ||
+			-b pipelined -r "$inreps" -m "$min:$max" -i "$iters" \
+			-I "$iters_large" -x "$warm" -W "$win" \
+			>"$tmp/pipe.$i" 2>"$tmp/pipe.err.$i" ||
 			{ echo "ofibench -b pipelined failed:"
 			  cat "$tmp/pipe.err.$i"; exit 1; };;
 	esac

@@ -25,7 +25,9 @@
  * which blocking calls cannot reach.
  *
  * -r N repeats each timed loop N times (default 5) and reports the
- * median, min and max, as winbench -r does.
+ * median, min and max, as winbench -r does. -i N operations per timed loop
+ * for sizes up to 8 KiB, -I N for larger ones (default -i / 10), as in
+ * winbench.
  *
  * Output: the CSV columns of `winbench -c` (impl "ofi-raw", or
  * "ofi-raw-pipelined" with -b pipelined).
@@ -342,13 +344,13 @@ int main(int argc, char **argv)
 {
 	const char *prov = getenv("WIN_OFI_PROVIDER");
 	size_t minsz = 1, maxsz = 1 << 22;
-	long iters = 10000, warm = 100;
+	long iters = 10000, warm = 100, iters_large = -1;
 	int w = 64, c, sv[2];
 	bool do_lat = true, do_bw = true;
 	char ops[64] = "put,get,fop";
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "p:m:i:x:W:k:o:t:b:r:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:i:I:x:W:k:o:t:b:r:h")) != -1) {
 		switch (c) {
 		case 'p': prov = optarg; break;
 		case 'm': {
@@ -366,6 +368,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'i': iters = atol(optarg); break;
+		case 'I': iters_large = atol(optarg); break;
 		case 'x': warm = atol(optarg); break;
 		case 'W': w = atoi(optarg); break;
 		case 'k':
@@ -387,7 +390,7 @@ int main(int argc, char **argv)
 		case 'o': snprintf(ops, sizeof(ops), "%s", optarg); break;
 		default:
 			printf("usage: ofibench [-p provider] [-m MIN:MAX] "
-			       "[-i iters] [-x warmup] [-W window] "
+			       "[-i iters] [-I iters] [-x warmup] [-W window] "
 			       "[-k lat,bw] [-o put,get,fop] [-t block|busy]\n"
 			       "       [-b blocking|pipelined] [-r reps]\n"
 			       "The provider defaults to $WIN_OFI_PROVIDER, "
@@ -430,7 +433,8 @@ int main(int argc, char **argv)
 			continue;
 		for (size_t sz = k == 2 ? 8 : minsz; sz <= (k == 2 ? 8 : maxsz);
 		     sz *= 2) {
-			long it = sz <= 8192 ? iters : iters / 10;
+			long it = sz <= 8192 ? iters :
+				  iters_large >= 0 ? iters_large : iters / 10;
 			long wu = sz <= 8192 ? warm : warm / 10;
 			long loops;
 			uint64_t t0 = 0;
