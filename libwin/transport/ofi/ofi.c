@@ -64,9 +64,7 @@
  * with backoff), and every wait of the calling thread drives it too;
  * while callers wait, and until 2-4 ms after their last wait, the thread
  * stays off the completion queue, asleep (it would only take a core from
- * the caller or from the peer the caller waits on); a blocking read under
- * way when a wait begins ends first (a completion, or 50 ms), and after a
- * read that found nothing only a wait still under way sends it to sleep.
+ * the caller or from the peer the caller waits on).
  *
  * shm endpoints are named by the transport ("libwin_<pid>_<time>_<n>"),
  * and regions of that form left by dead processes are removed.
@@ -351,23 +349,21 @@ static void *progress_thread(void *arg)
 			struct fi_cq_entry ent;
 			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
 
-			if (n > 0) {
-				if (ent.op_context)
-					op_done(s, ent.op_context, WIN_OK, 0);
-				continue;
-			}
-			if (n == -FI_EAVAIL) {
+			/*
+			 * Waits made during the read send the thread to
+			 * sleep next round even when the read found nothing:
+			 * a busy caller reaps its own completions, so an
+			 * empty read does not mean the caller has gone. (On
+			 * a target whose caller waited long ago this costs
+			 * one 2 ms sleep after the read.)
+			 */
+			if (n > 0 && ent.op_context)
+				op_done(s, ent.op_context, WIN_OK, 0);
+			else if (n == -FI_EAVAIL)
 				ofi_poll(s);
-				continue;
-			}
-			if (n < 0 && n != -FI_EAGAIN && n != -FI_ETIMEDOUT &&
-			    n != -FI_EINTR)
+			else if (n < 0 && n != -FI_EAGAIN &&
+				 n != -FI_ETIMEDOUT && n != -FI_EINTR)
 				s->cq_waitable = false; /* fall back */
-			/* A read that ended without a completion (50 ms):
-			 * the waits during it were not a busy caller's; only
-			 * one under way now or begun from here on is a
-			 * reason to step aside. */
-			gen = __atomic_load_n(&s->poll_gen, __ATOMIC_ACQUIRE);
 			continue;
 		}
 		if (ofi_poll(s)) {
