@@ -40,7 +40,7 @@
 # (libwin's deadlines, winbench -P against perftest's rdtsc). The emulated
 # TSC comes from one host clock; CLOCK_MONOTONIC read across forced
 # migrations between the vCPUs never went back. GUEST_APPEND adds further
-# kernel arguments.
+# kernel arguments; GUEST_SMP sets the number of vCPUs (default 2).
 #
 # Exit status: 0 every part passed or skipped (at least one passed),
 # 1 a part failed or the guest never reported, 77 the guest cannot run here
@@ -56,6 +56,7 @@ SRCDIR=$(cd "$self_dir/../.." && pwd)
 timeout_s=1800
 part_timeout=900
 mem=2048
+smp=${GUEST_SMP:-2}
 keep=no
 BUILDDIR=${BUILDDIR:-}
 
@@ -85,7 +86,7 @@ done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || [ -n "$command" ] ||
 	{ echo "run-guest: no part named" >&2; usage 2; }
-for n in "$timeout_s" "$part_timeout" "$mem"; do
+for n in "$timeout_s" "$part_timeout" "$mem" "$smp"; do
 	case $n in
 	'' | *[!0-9]*) echo "run-guest: '$n' is not a number" >&2; exit 2 ;;
 	esac
@@ -299,7 +300,7 @@ t0=$EPOCHREALTIME
 # A subshell owns qemu and reaps it at once, so its pid stops existing when
 # it exits (tail --pid and kill -0 see that); it records the exit status.
 (
-	"$QEMU" -accel tcg,thread=multi -cpu max -m "$mem" -smp 2 \
+	"$QEMU" -accel tcg,thread=multi -cpu max -m "$mem" -smp "$smp" \
 		-nic none -nographic -no-reboot \
 		-kernel "$GUEST_KERNEL" -initrd "$initramfs" \
 		-append "console=ttyS0 quiet panic=-1 libwin_run=$run tsc=reliable ${GUEST_APPEND:-}" \
