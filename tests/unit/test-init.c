@@ -5,11 +5,17 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#include <dirent.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
+#include "unit/self.h"
 
 static win_ctx_t *init_env(const char *var, const char *value, int *rc)
 {
@@ -174,6 +180,128 @@ START_TEST(env_ofi_ep_type)
 	ck_assert_rc(rc, WIN_ERR_TRANSPORT);
 	ck_assert_ptr_null(ctx);
 	unsetenv("WIN_OFI_EP_TYPE");
+}
+END_TEST
+
+/* The CPU list a thread of this process may run on, from /proc. */
+static void task_cpus(const char *tid, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Cpus_allowed_list: %255s", out) == 1)
+			break;
+	fclose(f);
+}
+
+/* How many threads other than the calling one may run only on `cpus`. */
+static int threads_on(const char *cpus)
+{
+	char self[32], c[256];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(self, sizeof(self), "%d", (int)gettid());
+	ck_assert_ptr_nonnull(dir = opendir("/proc/self/task"));
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.' && strcmp(d->d_name, self)) {
+			task_cpus(d->d_name, c, sizeof(c));
+			n += !strcmp(c, cpus);
+		}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * ofi on tcp (manual progress: a progress thread) over a window of one
+ * process. The calling thread, held to one CPU, puts and flushes (each
+ * flush waits) for up to 2 s or until the progress thread stands by on its
+ * CPU; returns whether it did. Then, with the calling thread idle, the
+ * progress thread must float again within 2 s.
+ */
+static bool stands_by(const char *pin)
+{
+	char cpu[16], all[256], *text = NULL;
+	size_t tlen = 0;
+	uint64_t v = 7;
+	cpu_set_t one;
+	struct self s;
+	bool held = false;
+	win_t *w;
+	FILE *f;
+
+	if (pin)
+		setenv("WIN_OFI_PROGRESS_PIN", pin, 1);
+	else
+		unsetenv("WIN_OFI_PROGRESS_PIN");
+	setenv("WIN_OFI_PROVIDER", "tcp", 1);
+	setenv("FI_TCP_IFACE", "lo", 1);
+	setenv("WIN_TRANSPORTS", "ofi", 1);
+	unsetenv("WIN_OFI_NODE");
+	unsetenv("WIN_OFI_EP_TYPE");
+	self_setup(&s, 0);
+	w = self_win(&s, WIN_FLAVOR_ALLOCATE, 4096, 8, 0, NULL);
+	f = open_memstream(&text, &tlen);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ok(win_describe(s.ctx, f));
+	fclose(f);
+	ck_assert_msg(strstr(text, pin ? "progress thread: sleeps in "
+			     "fi_cq_sread (fd wait object), on any of the "
+			     "process's CPUs" : "on the waiting caller's CPU "
+			     "while callers wait"), "describe:\n%s", text);
+	free(text);
+
+	snprintf(all, sizeof(all), "%d", (int)gettid());
+	task_cpus(all, all, sizeof(all));
+	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
+	CPU_ZERO(&one);
+	CPU_SET(atoi(cpu), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	ck_assert_ok(win_lock_all(w, 0));
+	for (int i = 0; i < 20000 && !held; i++) {
+		ck_assert_ok(win_put(w, &v, 8, 0, 1));
+		ck_assert_ok(win_flush(w, 0));
+		if (i % 50 == 0)
+			held = threads_on(cpu) > 0;
+		if (i % 50 == 0 && held)
+			ck_assert_int_eq(threads_on(cpu), 1);
+	}
+	ck_assert_ok(win_unlock_all(w));
+	/* Idle: it floats over the process's CPUs again. */
+	for (int i = 0; i < 200 && threads_on(cpu); i++)
+		usleep(10000);
+	ck_assert_msg(!threads_on(cpu), "the progress thread is still held "
+		      "to CPU %s 2 s after the last wait", cpu);
+	ck_assert_ok(win_free(w));
+	self_teardown(&s);
+	unsetenv("WIN_OFI_PROGRESS_PIN");
+	return held;
+}
+
+/* While the caller waits, the progress thread stands by on its CPU. */
+START_TEST(ofi_progress_stands_by)
+{
+	cpu_set_t cpus;
+
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+	if (CPU_COUNT(&cpus) < 2)
+		return; /* (one CPU: nowhere else to be) */
+	ck_assert_msg(stands_by(NULL), "the progress thread was never held to "
+		      "the waiting caller's CPU");
+}
+END_TEST
+
+/* WIN_OFI_PROGRESS_PIN=0: it stays on any of the process's CPUs. */
+START_TEST(ofi_progress_floats)
+{
+	ck_assert_msg(!stands_by("0"), "WIN_OFI_PROGRESS_PIN=0, yet the "
+		      "progress thread was held to the caller's CPU");
 }
 END_TEST
 #endif
@@ -354,6 +482,8 @@ static Suite *init_suite(void)
 	tcase_add_test(tc, env_timeout);
 #ifdef WIN_HAVE_OFI
 	tcase_add_test(tc, env_ofi_ep_type);
+	tcase_add_test(tc, ofi_progress_stands_by);
+	tcase_add_test(tc, ofi_progress_floats);
 #endif
 	suite_add_tcase(s, tc);
 

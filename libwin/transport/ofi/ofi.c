@@ -64,12 +64,12 @@
  * with backoff), and every wait of the calling thread drives it too;
  * while callers wait, and until 2-4 ms after their last wait, the thread
  * stays off the completion queue, asleep (it would only take a core from
- * the caller or from the peer the caller waits on). The thread runs on
- * the CPU of the thread that opened the first window (its wake-ups then
- * interrupt only this process; floating, they land on the core of the
+ * the caller or from the peer the caller waits on). While it stands by
+ * so, it is held to the CPU where the last wait began: its wake-ups then
+ * interrupt only this process (floating, they land on the core of the
  * peer being waited on, which costs a stream of tcp puts 10-15 % of its
- * bandwidth on 2 cores); WIN_OFI_PROGRESS_PIN=0 lets it float over the
- * process's CPUs.
+ * bandwidth on 2 cores); when it drives progress itself it floats over
+ * the process's CPUs again. WIN_OFI_PROGRESS_PIN=0: it always floats.
  *
  * shm endpoints are named by the transport ("libwin_<pid>_<time>_<n>"),
  * and regions of that form left by dead processes are removed.
@@ -169,7 +169,10 @@ struct ofi_state {
 	uint64_t next_key;
 	pthread_t thr;
 	bool thr_running;
-	int thr_cpu;           /* the thread's CPU, or -1: the process's */
+	bool thr_pin;          /* stand by on the waiting caller's CPU */
+	int thr_cpu;           /* the CPU it is held to, or -1: floats */
+	int caller_cpu;        /* where the last wait began */
+	cpu_set_t thr_cpus;    /* the CPUs it floats over */
 	int stop;
 	uint64_t issued, completed; /* ops with contexts */
 	struct ofi_op *free_ops;
@@ -318,6 +321,24 @@ static int ofi_poll(struct ofi_state *s)
 #define OFI_QUIET_NS 2000000L
 #define OFI_QUIET_MAX_NS 16000000L
 
+/* Hold the progress thread to `cpu`, or (-1) let it float again. */
+static void progress_hold(struct ofi_state *s, int cpu)
+{
+	cpu_set_t one;
+
+	if (cpu == s->thr_cpu)
+		return;
+	if (cpu >= 0) {
+		if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &s->thr_cpus))
+			return;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+	}
+	if (!pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t),
+				    cpu >= 0 ? &one : &s->thr_cpus))
+		s->thr_cpu = cpu;
+}
+
 static void *progress_thread(void *arg)
 {
 	struct ofi_state *s = arg;
@@ -342,6 +363,9 @@ static void *progress_thread(void *arg)
 
 			gen = g;
 			idle = 0;
+			if (s->thr_pin)
+				progress_hold(s, __atomic_load_n(&s->caller_cpu,
+							 __ATOMIC_RELAXED));
 			nanosleep(&ts, NULL);
 			/* Longer only while a thread is still waiting. */
 			if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 &&
@@ -351,6 +375,8 @@ static void *progress_thread(void *arg)
 				quiet = OFI_QUIET_NS;
 			continue;
 		}
+		if (s->thr_cpu >= 0)
+			progress_hold(s, -1);
 		if (s->cq_waitable) {
 			struct fi_cq_entry ent;
 			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
@@ -399,31 +425,21 @@ static void *progress_thread(void *arg)
 }
 
 /*
- * Start the progress thread on the CPU this thread runs on (see the top of
- * the file), unless WIN_OFI_PROGRESS_PIN=0 or the CPU is unknown; if the
- * affinity is refused (a cpuset changed under us), it floats.
+ * Start the progress thread. It floats over this thread's CPUs, and
+ * stands by on a waiting caller's (see the top of the file) unless
+ * WIN_OFI_PROGRESS_PIN=0 or those CPUs are unknown.
  */
 static int progress_start(struct ofi_state *s)
 {
 	const char *pin = getenv("WIN_OFI_PROGRESS_PIN");
-	pthread_attr_t attr;
-	cpu_set_t cpus;
-	int rc = EINVAL;
+	int rc;
 
-	s->thr_cpu = pin && !strcmp(pin, "0") ? -1 : sched_getcpu();
-	if (s->thr_cpu >= 0 && s->thr_cpu < CPU_SETSIZE &&
-	    !pthread_attr_init(&attr)) {
-		CPU_ZERO(&cpus);
-		CPU_SET(s->thr_cpu, &cpus);
-		if (!pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus))
-			rc = pthread_create(&s->thr, &attr, progress_thread, s);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc) {
-		s->thr_cpu = -1;
-		rc = pthread_create(&s->thr, NULL, progress_thread, s);
-	}
-	if (rc)
+	s->thr_cpu = -1;
+	s->caller_cpu = -1;
+	s->thr_pin = !(pin && !strcmp(pin, "0")) &&
+		     !pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t),
+					     &s->thr_cpus);
+	if ((rc = pthread_create(&s->thr, NULL, progress_thread, s)))
 		return win_seterr_sys(WIN_ERR_SYS, rc, "ofi progress thread");
 	s->thr_running = true;
 	return WIN_OK;
@@ -432,6 +448,9 @@ static int progress_start(struct ofi_state *s)
 /* An application thread starts driving progress (see progress_thread). */
 static inline void polling_begin(struct ofi_state *s)
 {
+	if (s->thr_pin)
+		__atomic_store_n(&s->caller_cpu, sched_getcpu(),
+				 __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
 	__atomic_add_fetch(&s->poll_gen, 1, __ATOMIC_RELEASE);
 }
@@ -2526,12 +2545,10 @@ static void ofi_describe(void *state, FILE *out)
 		fprintf(out, "  progress thread: %s, ", s->cq_waitable ?
 			"sleeps in fi_cq_sread (fd wait object)" :
 			"polls with backoff (no fd wait object)");
-		if (s->thr_cpu >= 0)
-			fprintf(out, "on CPU %d (where the first window was "
-				"opened; WIN_OFI_PROGRESS_PIN=0 lets it "
-				"float)\n", s->thr_cpu);
-		else
-			fprintf(out, "on any of the process's CPUs\n");
+		fprintf(out, "%s\n", s->thr_pin ? "on the waiting caller's "
+			"CPU while callers wait, else on any of the process's "
+			"(WIN_OFI_PROGRESS_PIN=0: always on any)" :
+			"on any of the process's CPUs");
 	}
 	fprintf(out, "  address: %s\n", s->up ? s->addr_str :
 		"loopback (endpoint opened by the first window)");
