@@ -273,6 +273,9 @@ static int prov_status(int err)
 	case FI_ETIMEDOUT:
 	case EPIPE:
 	case FI_EIO:
+	/* sockets, connected endpoints: an atomic to a member that had
+	 * just exited (its pid not yet gone) failed so. */
+	case FI_ENOENT:
 		return WIN_ERR_PEER;
 	}
 	return WIN_ERR_TRANSPORT;
