@@ -186,7 +186,7 @@ END_TEST
 /* The CPU list a thread of this process may run on, from /proc. */
 static void task_cpus(const char *tid, char *out, size_t len)
 {
-	char path[64], line[256];
+	char path[300], line[256];
 	FILE *f;
 
 	out[0] = '\0';
@@ -227,7 +227,7 @@ static int threads_on(const char *cpus)
  */
 static bool stands_by(const char *pin)
 {
-	char cpu[16], all[256], *text = NULL;
+	char cpu[16], *text = NULL;
 	size_t tlen = 0;
 	uint64_t v = 7;
 	cpu_set_t one;
@@ -257,8 +257,6 @@ static bool stands_by(const char *pin)
 			     "while callers wait"), "describe:\n%s", text);
 	free(text);
 
-	snprintf(all, sizeof(all), "%d", (int)gettid());
-	task_cpus(all, all, sizeof(all));
 	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
 	CPU_ZERO(&one);
 	CPU_SET(atoi(cpu), &one);
@@ -267,9 +265,7 @@ static bool stands_by(const char *pin)
 	for (int i = 0; i < 20000 && !held; i++) {
 		ck_assert_ok(win_put(w, &v, 8, 0, 1));
 		ck_assert_ok(win_flush(w, 0));
-		if (i % 50 == 0)
-			held = threads_on(cpu) > 0;
-		if (i % 50 == 0 && held)
+		if (i % 50 == 0 && (held = threads_on(cpu) > 0))
 			ck_assert_int_eq(threads_on(cpu), 1);
 	}
 	ck_assert_ok(win_unlock_all(w));
@@ -284,14 +280,20 @@ static bool stands_by(const char *pin)
 	return held;
 }
 
-/* While the caller waits, the progress thread stands by on its CPU. */
-START_TEST(ofi_progress_stands_by)
+/* With one CPU every thread is "held" to it: nothing to tell apart. */
+static bool one_cpu(void)
 {
 	cpu_set_t cpus;
 
 	ck_assert_int_eq(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
-	if (CPU_COUNT(&cpus) < 2)
-		return; /* (one CPU: nowhere else to be) */
+	return CPU_COUNT(&cpus) < 2;
+}
+
+/* While the caller waits, the progress thread stands by on its CPU. */
+START_TEST(ofi_progress_stands_by)
+{
+	if (one_cpu())
+		return;
 	ck_assert_msg(stands_by(NULL), "the progress thread was never held to "
 		      "the waiting caller's CPU");
 }
@@ -300,6 +302,8 @@ END_TEST
 /* WIN_OFI_PROGRESS_PIN=0: it stays on any of the process's CPUs. */
 START_TEST(ofi_progress_floats)
 {
+	if (one_cpu())
+		return;
 	ck_assert_msg(!stands_by("0"), "WIN_OFI_PROGRESS_PIN=0, yet the "
 		      "progress thread was held to the caller's CPU");
 }
