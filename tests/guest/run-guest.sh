@@ -402,6 +402,19 @@ for p in "$@" dmesg; do
 	esac
 	t=$(part_time "$p")
 	printf '%-24s %-5s %8s  %s\n' "$p" "$res" "${t:+${t}s}" "$reason"
+	[ "$res" = FAIL ] && failed="${failed:-} $p"
+done
+# A failed part's own failure lines (Check's :F:/:E: lines, a program
+# that failed or timed out), so that a short excerpt of the output still
+# says what went wrong.
+for p in ${failed:-}; do
+	[ "$p" = dmesg ] && continue
+	why=$(sed -n "/@@GUEST-BEGIN $p\$/,/@@GUEST-PART $p /p" "$clean_log" |
+		grep -E ':[EF]:|FAILED|TIMED OUT|^FAIL|MISMATCH|[Tt]imed out' |
+		head -n 12)
+	[ -n "$why" ] || continue
+	echo "--- $p, its failure lines:"
+	echo "$why" | sed 's/^/    /'
 done
 
 if [ $status -eq 0 ] && [ $npass -eq 0 ]; then
