@@ -91,6 +91,7 @@ static long outstanding;
 static bool cq_waitable = true;
 static bool target_busy;
 static bool blocking = true;
+static pid_t child;             /* the target, in the origin */
 
 static uint64_t now_ns(void)
 {
@@ -125,6 +126,9 @@ static void reap(long until)
 			} else {
 				struct timespec ts = { 0, 20000 };
 
+				if (spins % 1024 == 0 && child > 0 &&
+				    waitpid(child, NULL, WNOHANG) == child)
+					DIE("the target process has exited");
 				nanosleep(&ts, NULL);
 			}
 		} else if (n == -FI_EAVAIL) {
@@ -241,6 +245,21 @@ static void setup(const char *prov)
 	FI_CHK(fi_endpoint(domain, info, &ep, NULL));
 	FI_CHK(fi_ep_bind(ep, &cq->fid, FI_TRANSMIT | FI_RECV));
 	FI_CHK(fi_ep_bind(ep, &av->fid, 0));
+	if (info->addr_format == FI_ADDR_STR) {
+		/*
+		 * shm's own region name (pid and endpoint index) meets the
+		 * region of any killed process that had this pid (EBUSY);
+		 * one with the time in it does not.
+		 */
+		char name[64];
+		int rc;
+
+		snprintf(name, sizeof(name), "ofibench_%d_%llx", (int)getpid(),
+			 (unsigned long long)now_ns());
+		rc = fi_setname(&ep->fid, name, strlen(name) + 1);
+		if (rc && rc != -FI_ENOSYS && rc != -FI_EOPNOTSUPP)
+			FI_CHK(rc);
+	}
 	FI_CHK(fi_enable(ep));
 	if (posix_memalign((void **)&buf, 4096, buflen))
 		DIE("out of memory");
@@ -251,6 +270,18 @@ static void setup(const char *prov)
 		FI_CHK(fi_mr_bind(mr, &ep->fid, 0));
 		FI_CHK(fi_mr_enable(mr));
 	}
+}
+
+/* Close everything, so that shm removes its region. */
+static void teardown(void)
+{
+	fi_close(&mr->fid);
+	fi_close(&ep->fid);
+	fi_close(&av->fid);
+	fi_close(&cq->fid);
+	fi_close(&domain->fid);
+	fi_close(&fabric->fid);
+	fi_freeinfo(info);
 }
 
 static void exchange(int sock)
@@ -406,10 +437,14 @@ int main(int argc, char **argv)
 	pid = fork();
 	if (pid < 0)
 		DIE("fork: %s", strerror(errno));
+	child = pid;
+	/* Each keeps one end only: a peer that exits is seen (EOF). */
+	close(pid ? sv[1] : sv[0]);
 	setup(prov);
 	exchange(pid ? sv[0] : sv[1]);
 	if (pid == 0) {
 		target(sv[1]);
+		teardown();
 		_exit(0);
 	}
 	char *win = buf, *local = buf + maxsz + 4096;
@@ -486,5 +521,6 @@ int main(int argc, char **argv)
 	if (write(sv[0], "x", 1) != 1)
 		kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+	teardown();
 	return 0;
 }
