@@ -62,9 +62,11 @@
  * fi_cq_sread when the completion queue has an fd wait object, else
  * polling: yielding between polls right after activity, then sleeping
  * with backoff), and every wait of the calling thread drives it too;
- * while callers wait, and until 2-4 ms after their last wait, the thread
- * stays off the completion queue, asleep (it would only take a core from
- * the caller or from the peer the caller waits on). While it stands by
+ * while callers wait, and until 2 ms after their last wait began, the
+ * thread stays off the completion queue, asleep (it would only take a
+ * core from the caller or from the peer the caller waits on), in sleeps
+ * of 2 ms growing to 16 ms while waits keep coming: it takes over at most
+ * 16 ms after callers stop. While it stands by
  * so, it is held to the CPU where the last wait began: its wake-ups then
  * interrupt only this process (floating, they land on the core of the
  * peer being waited on, which costs a stream of tcp puts 10-15 % of its
@@ -161,7 +163,7 @@ struct ofi_state {
 	struct fid_cq *cq;
 	bool cq_waitable;
 	int polling;           /* application threads driving progress */
-	unsigned poll_gen;     /* bumped by every wait that drives it */
+	uint64_t last_wait_us; /* when the last such wait began */
 	bool manual;           /* FI_PROGRESS_MANUAL data progress */
 	bool raw_order;        /* FI_ORDER_RMA_RAW: flush by trailing read */
 	uint64_t mr_mode;
@@ -314,15 +316,16 @@ static int ofi_poll(struct ofi_state *s)
 }
 
 /*
- * How long the progress thread sleeps at a time while application threads
- * drive progress themselves: OFI_QUIET_NS, doubling up to OFI_QUIET_MAX_NS
- * while one is still waiting when it wakes; once none is, it is back to
- * OFI_QUIET_NS, so it takes over at most the sleep under way plus one of
- * those after they stop. (Each wake-up costs a context switch on the cores the waits
- * are timed on: every 2 ms it was 1 in 16 of a latency run's switches.)
+ * The progress thread stands by while application threads drive progress
+ * themselves, and until OFI_QUIET_US after the last of their waits began.
+ * It sleeps OFI_QUIET_US at a time at first, doubling up to
+ * OFI_QUIET_MAX_US for as long as every sleep saw a wait begin, so it
+ * takes over at most OFI_QUIET_MAX_US after callers stop. Each wake-up
+ * costs: every 2 ms it was 1 in 16 of a latency run's context switches,
+ * and a stream of tcp puts lost about 5 % of its bandwidth to them.
  */
-#define OFI_QUIET_NS 2000000L
-#define OFI_QUIET_MAX_NS 16000000L
+#define OFI_QUIET_US 2000
+#define OFI_QUIET_MAX_US 16000
 
 /* Hold the progress thread to `cpu`, or (-1) let it float again. */
 static void progress_hold(struct ofi_state *s, int cpu)
@@ -346,11 +349,13 @@ static void *progress_thread(void *arg)
 {
 	struct ofi_state *s = arg;
 	unsigned idle = 0;
-	unsigned gen = __atomic_load_n(&s->poll_gen, __ATOMIC_ACQUIRE);
-	long quiet = OFI_QUIET_NS;
+	long quiet = OFI_QUIET_US;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		unsigned g = __atomic_load_n(&s->poll_gen, __ATOMIC_ACQUIRE);
+		/* `last` first: a wait beginning now cannot make it > now. */
+		uint64_t last = __atomic_load_n(&s->last_wait_us,
+						__ATOMIC_ACQUIRE);
+		uint64_t now = win_now_us();
 
 		/*
 		 * While application threads wait in this transport they
@@ -361,23 +366,24 @@ static void *progress_thread(void *arg)
 		 * takes a core from the caller or from the peer it waits on.
 		 */
 		if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 ||
-		    g != gen) {
-			struct timespec ts = { 0, quiet };
+		    now - last < OFI_QUIET_US) {
+			struct timespec ts = { 0, quiet * 1000L };
 
-			gen = g;
 			idle = 0;
 			if (s->thr_pin)
 				progress_hold(s, __atomic_load_n(&s->caller_cpu,
 							 __ATOMIC_RELAXED));
 			nanosleep(&ts, NULL);
-			/* Longer only while a thread is still waiting. */
-			if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 &&
-			    quiet < OFI_QUIET_MAX_NS)
-				quiet *= 2;
+			/* Longer while waits keep beginning. */
+			if (__atomic_load_n(&s->last_wait_us,
+					    __ATOMIC_ACQUIRE) >= now)
+				quiet = quiet < OFI_QUIET_MAX_US / 2 ?
+					quiet * 2 : OFI_QUIET_MAX_US;
 			else
-				quiet = OFI_QUIET_NS;
+				quiet = OFI_QUIET_US;
 			continue;
 		}
+		quiet = OFI_QUIET_US;
 		if (s->thr_cpu >= 0)
 			progress_hold(s, -1);
 		if (s->cq_waitable) {
@@ -385,12 +391,10 @@ static void *progress_thread(void *arg)
 			ssize_t n = fi_cq_sread(s->cq, &ent, 1, NULL, 50);
 
 			/*
-			 * Waits made during the read send the thread to
+			 * Waits begun during the read send the thread to
 			 * sleep next round even when the read found nothing:
 			 * a busy caller reaps its own completions, so an
-			 * empty read does not mean the caller has gone. (On
-			 * a target whose caller waited long ago this costs
-			 * one 2 ms sleep after the read.)
+			 * empty read does not mean the caller has gone.
 			 */
 			if (n > 0 && ent.op_context)
 				op_done(s, ent.op_context, WIN_OK, 0);
@@ -455,7 +459,7 @@ static inline void polling_begin(struct ofi_state *s)
 		__atomic_store_n(&s->caller_cpu, sched_getcpu(),
 				 __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
-	__atomic_add_fetch(&s->poll_gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->last_wait_us, win_now_us(), __ATOMIC_RELEASE);
 }
 
 static inline void polling_end(struct ofi_state *s)
