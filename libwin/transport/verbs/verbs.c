@@ -880,10 +880,20 @@ static int vb_progress_until(struct vb_win *vw, int r,
 		if (!deadline)
 			deadline = win_now_ms() +
 				   (uint64_t)vw->w->ctx->timeout_ms;
-		else if (win_now_ms() > deadline)
+		else if (win_now_ms() > deadline && r < 0)
 			return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion "
-					  "from rank %d in %d ms", r,
-					  vw->w->ctx->timeout_ms);
+					  "in %d ms", vw->w->ctx->timeout_ms);
+		else if (win_now_ms() > deadline)
+			/* The counts tell a lost completion from one that
+			 * was never asked for. */
+			return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion "
+					  "from rank %d in %d ms (requests: "
+					  "last posted %llu, signalled %llu, "
+					  "completed %llu)", r,
+					  vw->w->ctx->timeout_ms,
+					  (unsigned long long)vw->p[r].posted,
+					  (unsigned long long)vw->p[r].signaled,
+					  (unsigned long long)vw->p[r].completed);
 		/* Only the member waited for (all for r < 0): another one
 		 * that finished and exited must not fail this wait. A
 		 * member that exited because the device went away does
