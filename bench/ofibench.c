@@ -82,6 +82,7 @@ static struct fid_ep *ep;
 static struct fid_av *av;
 static struct fid_cq *cq;
 static struct fid_mr *mr;
+static struct fid_cntr *rcntr;  /* peers' operations served (FI_RMA_EVENT) */
 static char *buf;         /* registered: [0, len) window, then local */
 static size_t buflen;
 static fi_addr_t peer;
@@ -245,6 +246,16 @@ static void setup(const char *prov)
 	FI_CHK(fi_endpoint(domain, info, &ep, NULL));
 	FI_CHK(fi_ep_bind(ep, &cq->fid, FI_TRANSMIT | FI_RECV));
 	FI_CHK(fi_ep_bind(ep, &av->fid, 0));
+	if (!cq_waitable && (info->caps & FI_RMA_EVENT) &&
+	    !(info->domain_attr->mr_mode & FI_MR_RMA_EVENT)) {
+		/* As libwin's polling progress thread counts them. */
+		struct fi_cntr_attr ca = { .events = FI_CNTR_EVENTS_COMP,
+					   .wait_obj = FI_WAIT_NONE };
+
+		FI_CHK(fi_cntr_open(domain, &ca, &rcntr, NULL));
+		FI_CHK(fi_ep_bind(ep, &rcntr->fid,
+				  FI_REMOTE_WRITE | FI_REMOTE_READ));
+	}
 	if (info->addr_format == FI_ADDR_STR) {
 		/*
 		 * shm's own region name (pid and endpoint index) meets the
@@ -278,6 +289,8 @@ static void teardown(void)
 	fi_close(&mr->fid);
 	fi_close(&ep->fid);
 	fi_close(&av->fid);
+	if (rcntr)
+		fi_close(&rcntr->fid);
 	fi_close(&cq->fid);
 	fi_close(&domain->fid);
 	fi_close(&fabric->fid);
@@ -307,13 +320,15 @@ static void exchange(int sock)
  * as libwin's progress thread does it: blocking in fi_cq_sread (woken when
  * the provider has work) when the completion queue has an fd wait object,
  * else polling fi_cq_read with the same backoff (yield for 64 empty polls
- * after activity, then sleeps from 20 us doubling to 1 ms); -t busy spins
- * in fi_cq_read instead.
+ * after activity, then sleeps from 20 us doubling to 1 ms), where activity
+ * includes peers' operations served, as the remote counter shows them;
+ * -t busy spins in fi_cq_read instead.
  */
 static void target(int sock)
 {
 	struct pollfd p = { sock, POLLIN, 0 };
 	unsigned n = 0, idle = 0;
+	uint64_t served = 0;
 
 	for (;;) {
 		if (!target_busy && cq_waitable) {
@@ -324,7 +339,14 @@ static void target(int sock)
 				break;
 			continue;
 		}
-		if (fi_cq_read(cq, NULL, 0) == -FI_EAGAIN && !target_busy) {
+		bool quiet = fi_cq_read(cq, NULL, 0) == -FI_EAGAIN;
+		uint64_t c;
+
+		if (quiet && rcntr && (c = fi_cntr_read(rcntr)) != served) {
+			served = c;
+			quiet = false;
+		}
+		if (quiet && !target_busy) {
 			if (idle < 64) {
 				idle++;
 				sched_yield();

@@ -219,13 +219,14 @@ static int threads_on(const char *cpus)
 }
 
 /*
- * ofi on tcp (manual progress: a progress thread) over a window of one
- * process. The calling thread, held to one CPU, puts and flushes (each
- * flush waits) for up to 2 s or until the progress thread stands by on its
- * CPU; returns whether it did. Then, with the calling thread idle, the
- * progress thread must float again within 2 s.
+ * ofi on `prov` (manual progress: a progress thread) over a window of one
+ * process; `how` is what describe must say of the thread. The calling
+ * thread, held to one CPU, puts and flushes (each flush waits) for up to
+ * 2 s or until the progress thread stands by on its CPU; returns whether
+ * it did. Then, with the calling thread idle, the progress thread must
+ * float again within 2 s.
  */
-static bool stands_by(const char *pin)
+static bool stands_by(const char *pin, const char *prov, const char *how)
 {
 	char cpu[16], *text = NULL;
 	size_t tlen = 0;
@@ -241,7 +242,7 @@ static bool stands_by(const char *pin)
 		setenv("WIN_OFI_PROGRESS_PIN", pin, 1);
 	else
 		unsetenv("WIN_OFI_PROGRESS_PIN");
-	setenv("WIN_OFI_PROVIDER", "tcp", 1);
+	setenv("WIN_OFI_PROVIDER", prov, 1);
 	setenv("FI_TCP_IFACE", "lo", 1);
 	setenv("WIN_TRANSPORTS", "ofi", 1);
 	unsetenv("WIN_OFI_NODE");
@@ -252,10 +253,7 @@ static bool stands_by(const char *pin)
 	ck_assert_ptr_nonnull(f);
 	ck_assert_ok(win_describe(s.ctx, f));
 	fclose(f);
-	ck_assert_msg(strstr(text, pin ? "progress thread: sleeps in "
-			     "fi_cq_sread (fd wait object), on any of the "
-			     "process's CPUs" : "on the waiting caller's CPU "
-			     "while callers wait"), "describe:\n%s", text);
+	ck_assert_msg(strstr(text, how), "describe:\n%s", text);
 	free(text);
 
 	snprintf(cpu, sizeof(cpu), "%d", sched_getcpu());
@@ -302,8 +300,11 @@ START_TEST(ofi_progress_stands_by)
 {
 	if (one_cpu())
 		return;
-	ck_assert_msg(stands_by(NULL), "the progress thread was never held to "
-		      "the waiting caller's CPU");
+	ck_assert_msg(stands_by(NULL, "tcp", "progress thread: sleeps in "
+				"fi_cq_sread (fd wait object), on the waiting "
+				"caller's CPU while callers wait"),
+		      "the progress thread was never held to the waiting "
+		      "caller's CPU");
 }
 END_TEST
 
@@ -312,8 +313,28 @@ START_TEST(ofi_progress_floats)
 {
 	if (one_cpu())
 		return;
-	ck_assert_msg(!stands_by("0"), "WIN_OFI_PROGRESS_PIN=0, yet the "
-		      "progress thread was held to the caller's CPU");
+	ck_assert_msg(!stands_by("0", "tcp", "progress thread: sleeps in "
+				 "fi_cq_sread (fd wait object), on any of the "
+				 "process's CPUs"), "WIN_OFI_PROGRESS_PIN=0, yet "
+		      "the progress thread was held to the caller's CPU");
+}
+END_TEST
+
+/*
+ * shm has no fd wait object: the thread polls, counts the operations it
+ * serves for peers (FI_RMA_EVENT), and is never held to the caller's CPU.
+ */
+START_TEST(ofi_progress_polling_floats)
+{
+	if (one_cpu())
+		return;
+	ck_assert_msg(!stands_by(NULL, "shm", "progress thread: polls with "
+				 "backoff (no fd wait object), kept polling "
+				 "by peers' operations (FI_RMA_EVENT counter), "
+				 "on any of the process's CPUs (a polling "
+				 "thread is never held"),
+		      "a polling progress thread was held to the caller's "
+		      "CPU");
 }
 END_TEST
 #endif
@@ -495,6 +516,7 @@ static Suite *init_suite(void)
 #ifdef WIN_HAVE_OFI
 	tcase_add_test(tc, env_ofi_ep_type);
 	tcase_add_test(tc, ofi_progress_stands_by);
+	tcase_add_test(tc, ofi_progress_polling_floats);
 	tcase_add_test(tc, ofi_progress_floats);
 #endif
 	suite_add_tcase(s, tc);
