@@ -11,7 +11,8 @@
 # of a batch in flight), the provider's ceiling, for information. Both
 # targets drive progress the same way (libwin's progress thread and
 # ofibench's target: fi_cq_sread on an fd wait object, else the same
-# polling backoff), both origins wait for completions the same way (poll,
+# polling backoff, kept polling while a FI_RMA_EVENT counter shows peers'
+# operations served), both origins wait for completions the same way (poll,
 # pause, yield, then 20 us sleeps), both use the same rxm sizes, and both
 # sweep in the same order (latency of put, get, fetch-op, then bandwidth
 # of put and get, each over all sizes); the figures are medians over -r
