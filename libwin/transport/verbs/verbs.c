@@ -841,6 +841,23 @@ static int ensure_signaled(struct vb_win *vw, int r)
 	return post_list(vw, r, &wr, 1, true);
 }
 
+/* A wait on `r` (all peers for r < 0) saw no completion in time. */
+static int vb_timed_out(struct vb_win *vw, int r)
+{
+	int ms = vw->w->ctx->timeout_ms;
+
+	if (r < 0)
+		return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion in "
+				  "%d ms", ms);
+	/* The counts tell a lost completion from one never asked for. */
+	return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion from rank %d "
+			  "in %d ms (requests: last posted %llu, signalled "
+			  "%llu, completed %llu)", r, ms,
+			  (unsigned long long)vw->p[r].posted,
+			  (unsigned long long)vw->p[r].signaled,
+			  (unsigned long long)vw->p[r].completed);
+}
+
 /* Poll until cond holds; bounded by the context's timeout. */
 static int vb_progress_until(struct vb_win *vw, int r,
 			     bool (*cond)(struct vb_win *, void *), void *arg)
@@ -880,20 +897,8 @@ static int vb_progress_until(struct vb_win *vw, int r,
 		if (!deadline)
 			deadline = win_now_ms() +
 				   (uint64_t)vw->w->ctx->timeout_ms;
-		else if (win_now_ms() > deadline && r < 0)
-			return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion "
-					  "in %d ms", vw->w->ctx->timeout_ms);
 		else if (win_now_ms() > deadline)
-			/* The counts tell a lost completion from one that
-			 * was never asked for. */
-			return win_seterr(WIN_ERR_TIMEOUT, "verbs: no completion "
-					  "from rank %d in %d ms (requests: "
-					  "last posted %llu, signalled %llu, "
-					  "completed %llu)", r,
-					  vw->w->ctx->timeout_ms,
-					  (unsigned long long)vw->p[r].posted,
-					  (unsigned long long)vw->p[r].signaled,
-					  (unsigned long long)vw->p[r].completed);
+			return vb_timed_out(vw, r);
 		/* Only the member waited for (all for r < 0): another one
 		 * that finished and exited must not fail this wait. A
 		 * member that exited because the device went away does
