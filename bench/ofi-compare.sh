@@ -53,19 +53,8 @@ while getopts p:m:i:I:x:W:r:R:o:h opt; do
 	esac
 done
 iters_large=${iters_large:-$iters}
-here=$(dirname "$0")
-find_prog() {
-	for p in "$here/$1" "./$1"; do
-		[ -x "$p" ] && { echo "$p"; return; }
-	done
-	echo "ofi-compare: $1 not found (build it first)" >&2
-	exit 1
-}
-WINBENCH=${WINBENCH:-$(find_prog winbench)} || exit 1
-OFIBENCH=${OFIBENCH:-$(find_prog ofibench)} || exit 1
-FI_TCP_IFACE=lo
-WIN_OFI_PROVIDER=$prov
-export FI_TCP_IFACE WIN_OFI_PROVIDER
+# shellcheck source=bench/ofi-env.sh
+. "$(dirname "$0")/ofi-env.sh"
 min=${range%:*}
 max=${range#*:}
 tmp=$(mktemp -d) || exit 1

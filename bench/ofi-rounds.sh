@@ -42,19 +42,8 @@ lat) loops="-i 5000 -x 200";;
 bw) loops="-i 4000 -I 2000 -x 100 -W 64";;
 *) echo "ofi-rounds: -k lat or bw" >&2; exit 2;;
 esac
-here=$(dirname "$0")
-find_prog() {
-	for p in "$here/$1" "./$1"; do
-		[ -x "$p" ] && { echo "$p"; return 0; }
-	done
-	echo "ofi-rounds: $1 not found (build it first)" >&2
-	exit 1
-}
-WINBENCH=${WINBENCH:-$(find_prog winbench)} || exit 1
-OFIBENCH=${OFIBENCH:-$(find_prog ofibench)} || exit 1
-FI_TCP_IFACE=lo
-WIN_OFI_PROVIDER=$prov
-export FI_TCP_IFACE WIN_OFI_PROVIDER
+# shellcheck source=bench/ofi-env.sh
+. "$(dirname "$0")/ofi-env.sh"
 tmp=$(mktemp) || exit 1
 trap 'rm -f "$tmp"' EXIT
 
