@@ -20,12 +20,13 @@
 # load average is printed before and after.
 #
 # Usage: ofi-compare.sh [-p PROVIDER] [-m MIN:MAX] [-i N] [-I N] [-x N]
-#                       [-W N] [-r N] [-R N] [-o put,get,fop]
+#                       [-W N] [-r N] [-R N] [-o put,get,fop] [-u]
 # -i operations per timed loop up to 8 KiB, -I above (default: as -i, so
 # that a loop of the larger sizes does not last only a millisecond or two,
 # at the mercy of one descheduling); -r runs of each program, alternated
 # (median over them); -R repetitions of each timed loop inside a run (each
-# program reports their median).
+# program reports their median). Both programs bind their two processes
+# to a CPU each (-B; see bench_bind.h); -u leaves them unbound.
 # Environment: WINBENCH, OFIBENCH (paths; default next to this script, then
 # the current directory). Traffic stays on loopback (FI_TCP_IFACE=lo).
 set -u
@@ -38,7 +39,8 @@ win=64
 reps=3
 inreps=5
 ops=put,get,fop
-while getopts p:m:i:I:x:W:r:R:o:h opt; do
+bind=-B
+while getopts p:m:i:I:x:W:r:R:o:uh opt; do
 	case $opt in
 	p) prov=$OPTARG;;
 	m) range=$OPTARG;;
@@ -49,7 +51,8 @@ while getopts p:m:i:I:x:W:r:R:o:h opt; do
 	r) reps=$OPTARG;;
 	R) inreps=$OPTARG;;
 	o) ops=$OPTARG;;
-	*) sed -n '2,29p' "$0"; exit 0;;
+	u) bind=;;
+	*) sed -n '2,31p' "$0"; exit 0;;
 	esac
 done
 iters_large=${iters_large:-$iters}
@@ -64,7 +67,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "# provider $prov, sizes $range, $iters iterations ($iters_large above" \
      "8 KiB; $warm warm-up)," \
      "bw window $win, $reps runs each of $inreps repetitions (median of" \
-     "the runs' medians)"
+     "the runs' medians); $([ -n "$bind" ] && echo 'ranks bound to a CPU each' || echo unbound)"
 echo "# load average before: $(load)"
 # Alternate the two programs so both see the same machine load, and swap
 # which one goes first from run to run, so that a load that rises or falls
@@ -72,14 +75,14 @@ echo "# load average before: $(load)"
 run_lw() {
 	WIN_TRANSPORTS=ofi timeout 900 "$WINBENCH" -T ofi -o "$ops" -s flush \
 		-k lat,bw -m "$min:$max" -i "$iters" -I "$iters_large" \
-		-x "$warm" -W "$win" -r "$inreps" -M -V -c >"$tmp/lw.$i" \
+		-x "$warm" -W "$win" -r "$inreps" -M -V -c $bind >"$tmp/lw.$i" \
 		2>"$tmp/lw.err.$i" ||
 		{ echo "winbench failed:"; cat "$tmp/lw.err.$i"; exit 1; }
 }
 run_raw() {
 	timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k lat,bw -b blocking \
 		-r "$inreps" -m "$min:$max" -i "$iters" -I "$iters_large" \
-		-x "$warm" -W "$win" >"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
+		-x "$warm" -W "$win" $bind >"$tmp/raw.$i" 2>"$tmp/raw.err.$i" ||
 		{ echo "ofibench failed:"; cat "$tmp/raw.err.$i"; exit 1; }
 }
 i=0
@@ -95,7 +98,7 @@ while [ $i -lt "$reps" ]; do
 	*put*|*get*)
 		timeout 900 "$OFIBENCH" -p "$prov" -o "$ops" -k bw \
 			-b pipelined -r "$inreps" -m "$min:$max" -i "$iters" \
-			-I "$iters_large" -x "$warm" -W "$win" \
+			-I "$iters_large" -x "$warm" -W "$win" $bind \
 			>"$tmp/pipe.$i" 2>"$tmp/pipe.err.$i" ||
 			{ echo "ofibench -b pipelined failed:"
 			  cat "$tmp/pipe.err.$i"; exit 1; };;

@@ -9,14 +9,16 @@
 # its moment, show the effect of a change of a few percent.
 #
 # Usage: ofi-rounds.sh [-p PROVIDER] [-k lat|bw] [-o put|get|fop] [-s SIZE]
-#                      [-n ROUNDS] [-e "VAR=VALUE ..."]
+#                      [-n ROUNDS] [-e "VAR=VALUE ..."] [-u]
 # Defaults: tcp, bw, put, 8192 bytes, 40 rounds. -e: environment for
 # winbench's side only (e.g. -e WIN_OFI_PROGRESS_PIN=0), to compare a
 # variant against the same raw rounds: run it twice, or give -e "" for the
 # default. Latency: -i 5000 operations after 200 of warm-up; bandwidth:
 # -W 64 per flush, 4000 windows up to 8 KiB, 2000 above; each program
 # reports the median of 3 repetitions. Rounds alternate which program
-# runs first. Targets (the ofi issue): latency <= 1.1, bandwidth >= 0.95.
+# runs first. Both programs bind their two processes to a CPU each (-B;
+# see bench_bind.h); -u leaves them unbound. Targets (the ofi issue):
+# latency <= 1.1, bandwidth >= 0.95.
 # Environment: WINBENCH, OFIBENCH (paths; default next to this script, then
 # the current directory). Traffic stays on loopback (FI_TCP_IFACE=lo).
 set -u
@@ -26,7 +28,8 @@ op=put
 size=8192
 rounds=40
 lwenv=
-while getopts p:k:o:s:n:e:h opt; do
+bind=-B
+while getopts p:k:o:s:n:e:uh opt; do
 	case $opt in
 	p) prov=$OPTARG;;
 	k) kind=$OPTARG;;
@@ -34,7 +37,8 @@ while getopts p:k:o:s:n:e:h opt; do
 	s) size=$OPTARG;;
 	n) rounds=$OPTARG;;
 	e) lwenv=$OPTARG;;
-	*) sed -n '2,22p' "$0"; exit 0;;
+	u) bind=;;
+	*) sed -n '2,23p' "$0"; exit 0;;
 	esac
 done
 case $kind in
@@ -51,19 +55,19 @@ trap 'rm -f "$tmp"' EXIT
 lw() {
 	# shellcheck disable=SC2086 # $lwenv and $loops are word lists
 	env $lwenv WIN_TRANSPORTS=ofi timeout 300 "$WINBENCH" -T ofi -o "$op" \
-		-s flush -k "$kind" -m "$size:$size" $loops -r 3 -M -V -c \
+		-s flush -k "$kind" -m "$size:$size" $loops -r 3 -M -V -c $bind \
 		2>/dev/null | awk -F, '$1 == "libwin" { print $10; exit }'
 }
 raw() {
 	# shellcheck disable=SC2086
 	timeout 300 "$OFIBENCH" -p "$prov" -o "$op" -k "$kind" -b blocking \
-		-r 3 -m "$size:$size" $loops 2>/dev/null |
+		-r 3 -m "$size:$size" $loops $bind 2>/dev/null |
 		awk -F, '$1 == "ofi-raw" { print $10; exit }'
 }
 
 unit=us
 [ "$kind" = bw ] && unit=MB/s
-echo "# $prov $kind $op $size B, $rounds alternated rounds${lwenv:+, libwin with $lwenv}; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $prov $kind $op $size B, $rounds alternated rounds${lwenv:+, libwin with $lwenv}, $([ -n "$bind" ] && echo 'ranks bound to a CPU each' || echo unbound); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "round   libwin ($unit)   raw ($unit)   ratio"
 r=1
 while [ $r -le "$rounds" ]; do

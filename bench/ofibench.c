@@ -29,6 +29,9 @@
  * for sizes up to 8 KiB, -I N for larger ones (default -i / 10), as in
  * winbench.
  *
+ * -B binds the origin to the first CPU it may run on and the target to
+ * the second, as winbench -B does (bench_bind.h).
+ *
  * Output: the CSV columns of `winbench -c` (impl "ofi-raw", or
  * "ofi-raw-pipelined" with -b pipelined).
  */
@@ -55,6 +58,8 @@
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
+
+#include "bench_bind.h"
 
 #define DIE(...)                                                             \
 	do {                                                                 \
@@ -401,9 +406,10 @@ int main(int argc, char **argv)
 	int w = 64, c, sv[2];
 	bool do_lat = true, do_bw = true;
 	char ops[64] = "put,get,fop";
+	bool bind_ranks = false;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "p:m:i:I:x:W:k:o:t:b:r:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:i:I:x:W:k:o:t:b:r:Bh")) != -1) {
 		switch (c) {
 		case 'p': prov = optarg; break;
 		case 'm': {
@@ -441,11 +447,12 @@ int main(int argc, char **argv)
 			blocking = !strcmp(optarg, "blocking");
 			break;
 		case 'o': snprintf(ops, sizeof(ops), "%s", optarg); break;
+		case 'B': bind_ranks = true; break;
 		default:
 			printf("usage: ofibench [-p provider] [-m MIN:MAX] "
 			       "[-i iters] [-I iters] [-x warmup] [-W window] "
 			       "[-k lat,bw] [-o put,get,fop] [-t block|busy]\n"
-			       "       [-b blocking|pipelined] [-r reps]\n"
+			       "       [-b blocking|pipelined] [-r reps] [-B]\n"
 			       "The provider defaults to $WIN_OFI_PROVIDER, "
 			       "else libfabric's first match.\n");
 			return c == 'h' ? 0 : 1;
@@ -460,6 +467,9 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		DIE("fork: %s", strerror(errno));
 	child = pid;
+	/* Before the provider starts any thread: they inherit it. */
+	if (bind_ranks && bench_bind_rank(pid ? 0 : 1) < 0)
+		DIE("-B: %s", strerror(errno));
 	/* Each keeps one end only: a peer that exits is seen (EOF). */
 	close(pid ? sv[1] : sv[0]);
 	setup(prov);

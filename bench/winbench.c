@@ -24,6 +24,7 @@
 
 #include <win.h>
 
+#include "bench_bind.h"
 #include "bench_common.h"
 
 #define WINBENCH_MAX_PROCS 256
@@ -33,6 +34,8 @@
  * synchronization (flush, unlock, fence, complete), as MPI_Put/MPI_Get
  * complete at the next synchronization: a batch stays in flight. */
 static int nonblocking;
+/* -B: forked ranks bound to one CPU each (bench_bind.h). */
+static int bind_ranks;
 
 struct be {
 	win_ctx_t *ctx;
@@ -306,6 +309,9 @@ static int winbench_opt(struct bench_opts *o, int c, const char *arg)
 	case 'N':
 		nonblocking = 1;
 		return 0;
+	case 'B':
+		bind_ranks = 1;
+		return 0;
 	}
 	return -1;
 }
@@ -315,17 +321,29 @@ static const char winbench_help[] =
 "  -T LIST     libwin transports allowed, in order (as WIN_TRANSPORTS)\n"
 "  -N          puts and gets as win_iput/win_iget, completed at the next\n"
 "              synchronization (as MPI_Put/MPI_Get): a bandwidth batch\n"
-"              stays in flight\n";
+"              stays in flight\n"
+"  -B          bind rank r to the r-th CPU this may run on (forked ranks;\n"
+"              under mpirun, its --bind-to)\n";
 
 static int run_rank(const struct bench_opts *o, const char *name, int rank)
 {
 	char version[32], extra[256];
+	const char *bound = "";
 	const char *tenv;
 	struct bench_meta m;
 	win_config_t cfg;
 	struct be b;
 	int rc, leave;
 
+	/* Before win_init: the transports' threads inherit the binding. */
+	if (bind_ranks && name) {
+		if (bench_bind_rank(rank) < 0) {
+			fprintf(stderr, "winbench: rank %d: -B: %s\n", rank,
+				strerror(errno));
+			return 1;
+		}
+		bound = "; ranks bound to a CPU each (-B)";
+	}
 	memset(&b, 0, sizeof(b));
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.transports = o->transports;
@@ -358,10 +376,10 @@ static int run_rank(const struct bench_opts *o, const char *name, int rank)
 	snprintf(version, sizeof(version), "libwin %d.%d", WIN_VERSION_MAJOR,
 		 WIN_VERSION_MINOR);
 	tenv = o->transports ? o->transports : getenv("WIN_TRANSPORTS");
-	snprintf(extra, sizeof(extra), "group %s; transports allowed: %s%s",
+	snprintf(extra, sizeof(extra), "group %s; transports allowed: %s%s%s",
 		 name ? name : "from the PMIx launcher",
 		 tenv && *tenv ? tenv : "all built (default)",
-		 nonblocking ? "; puts and gets nonblocking (-N)" : "");
+		 nonblocking ? "; puts and gets nonblocking (-N)" : "", bound);
 	memset(&m, 0, sizeof(m));
 	m.prog = "winbench";
 	m.impl = "libwin";
@@ -389,7 +407,7 @@ int main(int argc, char **argv)
 	pid_t parent = getpid(), pid;
 	int i, rc, status, bad = 0;
 
-	rc = bench_parse_args(argc, argv, &o, "winbench", "n:T:N",
+	rc = bench_parse_args(argc, argv, &o, "winbench", "n:T:NB",
 			      winbench_opt, winbench_help, 1);
 	if (rc)
 		return rc > 0 ? 0 : 1;
