@@ -63,11 +63,12 @@
  * polling: yielding between polls right after activity, which includes
  * peers' operations it served where a FI_RMA_EVENT counter shows them,
  * then sleeping with backoff), and every wait of the calling thread
- * drives it too. While callers wait, and until 2 ms after their last wait
- * began, the thread stays off the completion queue, asleep (it would only
- * take a core from the caller or from the peer the caller waits on), in
- * sleeps of 2 ms growing to 16 ms while waits keep coming: it takes over
- * at most 16 ms after callers stop. While it stands by so, a thread that
+ * drives it too. While callers wait, and until one of its sleeps has
+ * passed with no wait begun (waits are counted, not timed), the thread
+ * stays off the completion queue, asleep (it would only take a core from
+ * the caller or from the peer the caller waits on), in sleeps of 2 ms
+ * growing to 16 ms while waits keep coming: it takes over at most 16 ms
+ * after callers stop. While it stands by so, a thread that
  * sleeps in fi_cq_sread is held to the CPU where the last wait began (a
  * polling one is not, see progress_start): its wake-ups then interrupt
  * only this process (floating, they land on the core of the peer being
@@ -168,8 +169,10 @@ struct ofi_state {
 	 * (it sees no completion of its own when it serves a peer). */
 	struct fid_cntr *rcntr;
 	uint64_t rseen;
-	int polling;           /* application threads driving progress */
-	uint64_t last_wait_us; /* when the last such wait began */
+	/* Waits of application threads (they drive progress themselves),
+	 * counted as they begin and end: counters rather than a clock, so
+	 * that a wait costs no clock read. */
+	uint64_t waits_begun, waits_ended;
 	bool manual;           /* FI_PROGRESS_MANUAL data progress */
 	bool raw_order;        /* FI_ORDER_RMA_RAW: flush by trailing read */
 	uint64_t mr_mode;
@@ -323,8 +326,8 @@ static int ofi_poll(struct ofi_state *s)
 
 /*
  * The progress thread stands by while application threads drive progress
- * themselves, and until OFI_QUIET_US after the last of their waits began.
- * It sleeps OFI_QUIET_US at a time at first, doubling up to
+ * themselves, and until a whole sleep of its own has passed with no wait
+ * begun. It sleeps OFI_QUIET_US at a time at first, doubling up to
  * OFI_QUIET_MAX_US for as long as every sleep saw a wait begin, so it
  * takes over at most OFI_QUIET_MAX_US after callers stop. Each wake-up
  * costs: every 2 ms it was 1 in 16 of a latency run's context switches,
@@ -376,12 +379,14 @@ static void *progress_thread(void *arg)
 	struct ofi_state *s = arg;
 	unsigned idle = 0;
 	long quiet = OFI_QUIET_US;
+	uint64_t seen = 0;     /* waits begun, as of the last look */
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		/* `last` first: a wait beginning now cannot make it > now. */
-		uint64_t last = __atomic_load_n(&s->last_wait_us,
-						__ATOMIC_ACQUIRE);
-		uint64_t now = win_now_us();
+		/* Ended first: a wait counted there was counted as begun. */
+		uint64_t ended = __atomic_load_n(&s->waits_ended,
+						 __ATOMIC_ACQUIRE);
+		uint64_t begun = __atomic_load_n(&s->waits_begun,
+						 __ATOMIC_ACQUIRE);
 
 		/*
 		 * While application threads wait in this transport they
@@ -391,18 +396,18 @@ static void *progress_thread(void *arg)
 		 * wait in it. Long sleeps: every wake-up of this thread
 		 * takes a core from the caller or from the peer it waits on.
 		 */
-		if (__atomic_load_n(&s->polling, __ATOMIC_ACQUIRE) > 0 ||
-		    now - last < OFI_QUIET_US) {
+		if (begun != ended || begun != seen) {
 			struct timespec ts = { 0, quiet * 1000L };
 
 			idle = 0;
+			seen = begun;
 			if (s->thr_pin)
 				progress_hold(s, __atomic_load_n(&s->caller_cpu,
 							 __ATOMIC_RELAXED));
 			nanosleep(&ts, NULL);
 			/* Longer while waits keep beginning. */
-			if (__atomic_load_n(&s->last_wait_us,
-					    __ATOMIC_ACQUIRE) >= now)
+			if (__atomic_load_n(&s->waits_begun,
+					    __ATOMIC_ACQUIRE) != begun)
 				quiet = quiet < OFI_QUIET_MAX_US / 2 ?
 					quiet * 2 : OFI_QUIET_MAX_US;
 			else
@@ -491,13 +496,12 @@ static inline void polling_begin(struct ofi_state *s)
 	if (s->thr_pin)
 		__atomic_store_n(&s->caller_cpu, sched_getcpu(),
 				 __ATOMIC_RELAXED);
-	__atomic_add_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&s->last_wait_us, win_now_us(), __ATOMIC_RELEASE);
+	__atomic_add_fetch(&s->waits_begun, 1, __ATOMIC_ACQ_REL);
 }
 
 static inline void polling_end(struct ofi_state *s)
 {
-	__atomic_sub_fetch(&s->polling, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&s->waits_ended, 1, __ATOMIC_ACQ_REL);
 }
 
 static struct ofi_op *op_get(struct ofi_state *s)
@@ -510,7 +514,11 @@ static struct ofi_op *op_get(struct ofi_state *s)
 		win_seterr(WIN_ERR_NOMEM, "ofi operation");
 		return NULL;
 	}
-	memset(op, 0, sizeof(*op));
+	/* The provider's context area needs no clearing. */
+	op->state = 0;
+	op->status = WIN_OK;
+	op->prov_err = 0;
+	op->lreg = NULL;
 	return op;
 }
 
