@@ -30,6 +30,11 @@
 # time drifts with the host's load, so there are VERBS_BENCH_ROUNDS rounds
 # (default 3); the table shows the median figures and the median of the
 # per-round ratios of both statistics.
+# Both sides' two processes are bound to a CPU each, as mpirun
+# --bind-to core binds ranks: winbench -B, perftest's server and client
+# under taskset on the same two CPUs (VERBS_BENCH_BIND=0: unbound).
+# VERBS_BENCH_ONLY="get_lat fop_lat": only the measures named (put_lat,
+# pp_lat, get_lat, fop_lat, cas_lat, put_bw, get_bw, put_bwb, get_bwb).
 . "$SRCDIR/tests/guest/lib.sh"
 set -u
 [ "${VERBS_BENCH:-0}" = 1 ] ||
@@ -37,6 +42,21 @@ set -u
 need_cmd ib_write_lat perftest
 setup_rxe || fail "could not set up rxe0"
 export WIN_VERBS_DEVICE=rxe0
+bind=${VERBS_BENCH_BIND:-1}
+# CPUs of the origin and the target (winbench -B's choice: the first two).
+cpus=($(taskset -pc $$ | sed 's/.*: *//' | tr ',' '\n' |
+	awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' |
+	head -2))
+if [ "$bind" = 1 ] && [ ${#cpus[@]} = 2 ]; then
+	srv_cpu=(taskset -c "${cpus[1]}")
+	cli_cpu=(taskset -c "${cpus[0]}")
+	wb_bind=-B
+else
+	[ "$bind" = 1 ] && echo "one CPU: perftest and winbench run unbound"
+	srv_cpu=()
+	cli_cpu=()
+	wb_bind=
+fi
 iters=${VERBS_BENCH_ITERS:-1000}
 rounds=${VERBS_BENCH_ROUNDS:-3}
 runs=${VERBS_BENCH_RUNS:-3}
@@ -49,12 +69,13 @@ res=$TMPDIR/vbench.$$.rows	# lines: round measure libwin perftest (best,
 perf() {
 	local name=$1 srv ok=no try
 	shift
-	timeout 300 "$name" -F -d rxe0 -x 1 "$@" >"$out.srv" 2>&1 &
+	"${srv_cpu[@]}" timeout 300 "$name" -F -d rxe0 -x 1 "$@" \
+		>"$out.srv" 2>&1 &
 	srv=$!
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1
-		if timeout 300 "$name" -F -d rxe0 -x 1 "$@" 169.254.77.1 \
-		    >"$out.perf" 2>&1; then
+		if "${cli_cpu[@]}" timeout 300 "$name" -F -d rxe0 -x 1 "$@" \
+		    169.254.77.1 >"$out.perf" 2>&1; then
 			ok=yes
 			break
 		fi
@@ -91,7 +112,7 @@ med() {
 wb() {
 	local f=$1
 	shift
-	timeout 900 bench/winbench -T verbs -M --csv "$@" >"$f" 2>&1 ||
+	timeout 900 bench/winbench -T verbs -M --csv $wb_bind "$@" >"$f" 2>&1 ||
 		{ cat "$f"; fail "winbench $* failed"; }
 	grep -q ',verbs,' "$f" || { cat "$f"; fail "winbench did not run over verbs"; }
 	grep '^libwin' "$f" | sed 's/^/  winbench: /' >&2
@@ -146,29 +167,37 @@ compare() {
 : >"$res"
 lat="-k lat -m 8:8 -i $iters -x 50 -r 1 -P"
 bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 1"
+only=" ${VERBS_BENCH_ONLY:-put_lat pp_lat get_lat fop_lat cas_lat put_bw get_bw put_bwb get_bwb} "
+compare_if() {
+	case $only in
+	*" $1 "*) compare "$@";;
+	esac
+}
 for round in $(seq 1 "$rounds"); do
 	echo "=== round $round of $rounds"
-	compare put_lat lat put 8 5 ib_write_lat -s 8 -n "$iters" -- \
+	compare_if put_lat lat put 8 5 ib_write_lat -s 8 -n "$iters" -- \
 		-o put $lat
-	compare pp_lat lat put 8 5 ib_write_lat -s 8 -n "$iters" -- \
+	compare_if pp_lat lat put 8 5 ib_write_lat -s 8 -n "$iters" -- \
 		-o put -s pp $lat
-	compare get_lat lat get 8 5 ib_read_lat -s 8 -n "$iters" -- \
+	compare_if get_lat lat get 8 5 ib_read_lat -s 8 -n "$iters" -- \
 		-o get $lat
-	compare fop_lat lat fop 8 5 ib_atomic_lat -A FETCH_AND_ADD \
+	compare_if fop_lat lat fop 8 5 ib_atomic_lat -A FETCH_AND_ADD \
 		-n "$iters" -- -o fop $lat
-	compare cas_lat lat cas 8 5 ib_atomic_lat -A CMP_AND_SWAP \
+	compare_if cas_lat lat cas 8 5 ib_atomic_lat -A CMP_AND_SWAP \
 		-n "$iters" -- -o cas $lat
 	for op in put get; do
 		prog=ib_write_bw
 		[ $op = put ] || prog=ib_read_bw
-		compare ${op}_bw bw $op 65536 4 $prog -s 65536 -n "$iters" -- \
+		compare_if ${op}_bw bw $op 65536 4 $prog -s 65536 -n "$iters" -- \
 			-N -o $op $bw
-		compare ${op}_bwb bw $op 65536 4 $prog -s 65536 -n "$iters" -- \
+		compare_if ${op}_bwb bw $op 65536 4 $prog -s 65536 -n "$iters" -- \
 			-o $op $bw
 	done
 done
 
 echo "=== verbs vs perftest on rxe0: medians of $rounds rounds of $runs runs a side (same guest run)"
+[ -n "$wb_bind" ] &&
+	echo "    origin on CPU ${cpus[0]}, target on CPU ${cpus[1]} (both sides)"
 echo "    libwin, perftest, ratio: each side's best run of a round;"
 echo "    ratio of medians: each side's median run of a round (information)"
 awk '
