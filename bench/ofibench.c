@@ -407,6 +407,7 @@ int main(int argc, char **argv)
 	bool do_lat = true, do_bw = true;
 	char ops[64] = "put,get,fop";
 	bool bind_ranks = false;
+	cpu_set_t cpus;
 	pid_t pid;
 
 	while ((c = getopt(argc, argv, "p:m:i:I:x:W:k:o:t:b:r:Bh")) != -1) {
@@ -461,6 +462,8 @@ int main(int argc, char **argv)
 	if (prov && !*prov)
 		prov = NULL;
 	buflen = 2 * maxsz + 8192;
+	if (bind_ranks && bench_cpus(&cpus) < 0)
+		DIE("-B: %s", strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		DIE("socketpair: %s", strerror(errno));
 	pid = fork();
@@ -468,7 +471,7 @@ int main(int argc, char **argv)
 		DIE("fork: %s", strerror(errno));
 	child = pid;
 	/* Before the provider starts any thread: they inherit it. */
-	if (bind_ranks && bench_bind_rank(pid ? 0 : 1) < 0)
+	if (bind_ranks && bench_bind_rank(&cpus, pid ? 0 : 1) < 0)
 		DIE("-B: %s", strerror(errno));
 	/* Each keeps one end only: a peer that exits is seen (EOF). */
 	close(pid ? sv[1] : sv[0]);

@@ -335,15 +335,9 @@ static int run_rank(const struct bench_opts *o, const char *name, int rank)
 	struct be b;
 	int rc, leave;
 
-	/* Before win_init: the transports' threads inherit the binding. */
-	if (bind_ranks && name) {
-		if (bench_bind_rank(rank) < 0) {
-			fprintf(stderr, "winbench: rank %d: -B: %s\n", rank,
-				strerror(errno));
-			return 1;
-		}
-		bound = "; ranks bound to a CPU each (-B)";
-	}
+	if (bind_ranks)
+		bound = name ? "; ranks bound to a CPU each (-B)" :
+			"; -B ignored: the launcher binds (mpirun --bind-to)";
 	memset(&b, 0, sizeof(b));
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.transports = o->transports;
@@ -406,6 +400,7 @@ int main(int argc, char **argv)
 	char name[64];
 	pid_t parent = getpid(), pid;
 	int i, rc, status, bad = 0;
+	cpu_set_t cpus;
 
 	rc = bench_parse_args(argc, argv, &o, "winbench", "n:T:NB",
 			      winbench_opt, winbench_help, 1);
@@ -418,9 +413,21 @@ int main(int argc, char **argv)
 		return run_rank(&o, NULL, atoi(getenv("PMIX_RANK")));
 
 	snprintf(name, sizeof(name), "winbench-%ld", (long)parent);
+	if (bind_ranks && bench_cpus(&cpus) < 0) {
+		fprintf(stderr, "winbench: -B: %s\n", strerror(errno));
+		return 1;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	for (i = 1; i < o.nprocs; i++) {
+		/* Each rank inherits its binding, taken here where a failure
+		 * leaves no rank waiting for another. */
+		if (bind_ranks && bench_bind_rank(&cpus, i) < 0) {
+			fprintf(stderr, "winbench: -B: rank %d: %s\n", i,
+				strerror(errno));
+			kill_children();
+			return 1;
+		}
 		pid = fork();
 		if (pid < 0) {
 			perror("winbench: fork");
@@ -439,6 +446,11 @@ int main(int argc, char **argv)
 		children[nchildren++] = pid;
 	}
 
+	if (bind_ranks && bench_bind_rank(&cpus, 0) < 0) {
+		fprintf(stderr, "winbench: -B: rank 0: %s\n", strerror(errno));
+		kill_children();
+		return 1;
+	}
 	rc = run_rank(&o, name, 0);
 
 	for (i = 0; i < nchildren; i++) {
