@@ -67,7 +67,7 @@
  * passed with no wait begun (waits are counted, not timed), the thread
  * stays off the completion queue, asleep (it would only take a core from
  * the caller or from the peer the caller waits on), in sleeps of 2 ms
- * growing to 16 ms while waits keep coming: it takes over at most 16 ms
+ * growing to 8 ms while waits keep coming: it takes over at most 16 ms
  * after callers stop. While it stands by so, a thread that
  * sleeps in fi_cq_sread is held to the CPU where the last wait began (a
  * polling one is not, see progress_start): its wake-ups then interrupt
@@ -328,13 +328,15 @@ static int ofi_poll(struct ofi_state *s)
  * The progress thread stands by while application threads drive progress
  * themselves, and until a whole sleep of its own has passed with no wait
  * begun. It sleeps OFI_QUIET_US at a time at first, doubling up to
- * OFI_QUIET_MAX_US for as long as every sleep saw a wait begin, so it
- * takes over at most OFI_QUIET_MAX_US after callers stop. Each wake-up
- * costs: every 2 ms it was 1 in 16 of a latency run's context switches,
- * and a stream of tcp puts lost about 5 % of its bandwidth to them.
+ * OFI_QUIET_MAX_US for as long as every sleep saw a wait begin. Waits are
+ * counted, not timed, so the sleep in which the last one began does not
+ * tell when: the thread takes over after the next one, at most twice
+ * OFI_QUIET_MAX_US (16 ms) after callers stop. Each wake-up costs: every
+ * 2 ms it was 1 in 16 of a latency run's context switches, and a stream
+ * of tcp puts lost about 5 % of its bandwidth to them.
  */
 #define OFI_QUIET_US 2000
-#define OFI_QUIET_MAX_US 16000
+#define OFI_QUIET_MAX_US 8000
 
 /* Hold the progress thread to `cpu`, or (-1) let it float again. */
 static void progress_hold(struct ofi_state *s, int cpu)
