@@ -43,6 +43,7 @@ need_cmd ib_write_lat perftest
 setup_rxe || fail "could not set up rxe0"
 export WIN_VERBS_DEVICE=rxe0
 bind=${VERBS_BENCH_BIND:-1}
+[ "$bind" = 1 ] && need_cmd taskset util-linux
 # CPUs of the origin and the target (winbench -B's choice: the first two).
 cpus=($(taskset -pc $$ | sed 's/.*: *//' | tr ',' '\n' |
 	awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' |
@@ -52,7 +53,7 @@ if [ "$bind" = 1 ] && [ ${#cpus[@]} = 2 ]; then
 	cli_cpu=(taskset -c "${cpus[0]}")
 	wb_bind=-B
 else
-	[ "$bind" = 1 ] && echo "one CPU: perftest and winbench run unbound"
+	[ "$bind" = 1 ] && echo "fewer than two CPUs: both programs run unbound"
 	srv_cpu=()
 	cli_cpu=()
 	wb_bind=
@@ -167,7 +168,14 @@ compare() {
 : >"$res"
 lat="-k lat -m 8:8 -i $iters -x 50 -r 1 -P"
 bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 1"
-only=" ${VERBS_BENCH_ONLY:-put_lat pp_lat get_lat fop_lat cas_lat put_bw get_bw put_bwb get_bwb} "
+all=" put_lat pp_lat get_lat fop_lat cas_lat put_bw get_bw put_bwb get_bwb "
+only=" ${VERBS_BENCH_ONLY:-$all} "
+for m in $only; do
+	case $all in
+	*" $m "*) ;;
+	*) fail "VERBS_BENCH_ONLY: no measure '$m' (measures:$all)";;
+	esac
+done
 compare_if() {
 	case $only in
 	*" $1 "*) compare "$@";;
@@ -200,7 +208,7 @@ echo "=== verbs vs perftest on rxe0: medians of $rounds rounds of $runs runs a s
 	echo "    origin on CPU ${cpus[0]}, target on CPU ${cpus[1]} (both sides)"
 echo "    libwin, perftest, ratio: each side's best run of a round;"
 echo "    ratio of medians: each side's median run of a round (information)"
-awk '
+awk -v only="$only" '
 function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
@@ -229,6 +237,8 @@ END {
 	       "ratio", "of med", "target"
 	for (k = 1; k in order; k++) {
 		m = order[k]
+		if (index(only, " " m " ") == 0)
+			continue
 		if (!n[m]) {
 			printf "%-38s (no round gave both figures)\n", label[m]
 			continue
