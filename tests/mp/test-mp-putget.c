@@ -1,6 +1,7 @@
 /*
  * Put and get between processes: blocking and non-blocking, strided,
- * vector, large transfers and per-member displacement units. Every test is
+ * vector, large transfers, per-member displacement units, and gets into
+ * the caller's own window memory. Every test is
  * a loop test over (flavour, members): iteration & 1 selects allocate,
  * iteration & 2 selects 4 members instead of 2.
  */
@@ -327,6 +328,76 @@ static void body_two(struct mp_env *e)
 	mp_win_free(w2);
 }
 
+/*
+ * Gets whose destination is window memory of the caller's own (a second
+ * window, and the same window): the verbs transport reads straight into
+ * its registration there. From every member, the caller included,
+ * blocking and non-blocking, 8 bytes and GL bytes (several device
+ * requests), at an odd offset; the bytes around each landing place stay
+ * as they were.
+ */
+#define GL ((200u << 10) + 5)
+
+static void body_into_window(struct mp_env *e)
+{
+	int n = e->size, me = e->rank, t, done;
+	size_t slot = GL + 16;
+	unsigned char *src, *land, small[8];
+	void *sbase, *lbase;
+	win_req_t *req[4];
+	win_t *ws, *wl;
+
+	ws = mp_win(e, 0, GL + 64, 1, 0, &sbase);
+	wl = mp_win(e, 0, (size_t)n * slot, 1, 0, &lbase);
+	src = sbase;
+	land = lbase;
+	pattern(src, GL, 40 + me);
+	memset(land, 0xee, (size_t)n * slot);
+	mp_barrier(e);
+	CHECK_OK(win_lock_all(ws, 0));
+	for (t = 0; t < n; t++) {
+		req[t] = NULL;
+		if (t & 1)
+			CHECK_OK(win_iget(ws, land + t * slot + 3, GL, t, 0,
+					  &req[t]));
+		else
+			CHECK_OK(win_get(ws, land + t * slot + 3, GL, t, 0));
+	}
+	for (t = 0; t < n; t++) {
+		if (!req[t])
+			continue;
+		if (t & 2) {
+			CHECK_OK(win_req_wait(&req[t]));
+		} else {
+			done = 0;
+			while (!done)
+				CHECK_OK(win_req_test(&req[t], &done));
+		}
+	}
+	for (t = 0; t < n; t++) {
+		unsigned char *l = land + t * slot;
+
+		check_pattern(l + 3, GL, 40 + t, "get into window memory");
+		CHECK(l[0] == 0xee && l[1] == 0xee && l[2] == 0xee &&
+		      l[3 + GL] == 0xee, "bytes around the get from rank %d "
+		      "changed", t);
+	}
+	/* 8 bytes into the source window itself, past what others read. */
+	for (t = 0; t < n; t++) {
+		CHECK_OK(win_get(ws, src + GL + 8, 8, t, 16));
+		memcpy(small, src + GL + 8, 8);
+		for (int i = 0; i < 8; i++)
+			CHECK(small[i] == (unsigned char)((40 + t) * 131 +
+							  (16 + i) * 7 + 3),
+			      "8-byte get from rank %d into its own window: "
+			      "byte %d is %u", t, i, small[i]);
+	}
+	CHECK_OK(win_unlock_all(ws));
+	mp_barrier(e);
+	mp_win_free(wl);
+	mp_win_free(ws);
+}
+
 #define LOOP_TEST(fn)                                                     \
 	START_TEST(fn)                                                     \
 	{                                                                  \
@@ -344,6 +415,7 @@ LOOP_TEST(vector)
 LOOP_TEST(large)
 LOOP_TEST(units)
 LOOP_TEST(two)
+LOOP_TEST(into_window)
 
 static Suite *putget_suite(void)
 {
@@ -359,6 +431,7 @@ static Suite *putget_suite(void)
 	tcase_add_loop_test(tc, large, 0, 4);
 	tcase_add_loop_test(tc, units, 0, 4);
 	tcase_add_loop_test(tc, two, 0, 4);
+	tcase_add_loop_test(tc, into_window, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

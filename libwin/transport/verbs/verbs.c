@@ -24,6 +24,11 @@
  * Data: put is an RDMA WRITE, get an RDMA READ. Small puts are posted
  * inline; the others go through a registered bounce ring, so the caller's
  * buffer is never registered and a put is locally complete when it returns.
+ * A get whose destination lies in the data of one of this process's
+ * windows on the device (registered already, for as long as the window
+ * lives) reads straight into it, with no ring and no copy: the like of
+ * MPI_Get into MPI_Win_allocate'd memory, or shmem_get into the symmetric
+ * heap.
  * Vector and strided transfers become chains of work requests posted with
  * one call. Only one work request in VB_SIGNAL_EVERY asks for a completion
  * (or one that somebody waits for); a completion retires every earlier
@@ -1452,18 +1457,73 @@ static int wait_ticket(struct vb_win *vw, int r, uint64_t ticket)
 	return rc ? rc : peer_status(vw, r);
 }
 
+/*
+ * The local key of a registration that holds [addr, addr + len): the data
+ * of a window of this process on the device. False if there is none.
+ */
+static bool registered(struct vb_state *vs, const void *addr, size_t len,
+		       uint32_t *lkey)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (struct vb_win *x = vs->wins; x; x = x->next) {
+		struct ibv_mr *mr = x->data_mr;
+
+		if (mr && a >= (uintptr_t)mr->addr && len <= mr->length &&
+		    a - (uintptr_t)mr->addr <= mr->length - len) {
+			*lkey = mr->lkey;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A get into registered memory: READs straight into dst. */
+static int get_direct(struct vb_win *vw, int r, void *dst, size_t len,
+		      size_t off, uint32_t lkey, size_t chunk,
+		      struct win_req *req)
+{
+	struct vb_peer *p = &vw->p[r];
+	int rc;
+
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < chunk ? len - done : chunk;
+		struct ibv_send_wr wr;
+		struct ibv_sge sge;
+
+		rdma_wr(&wr, &sge, IBV_WR_RDMA_READ,
+			(uintptr_t)dst + done, (uint32_t)n, lkey,
+			p->data_addr + off + done, p->data_rkey);
+		if ((rc = post_list(vw, r, &wr, 1, done + n == len)))
+			return rc;
+		done += n;
+	}
+	if (req) {
+		/* Complete with the last piece's request (RC: in order). */
+		req->tp_data[0] = 0;
+		req->tp_data[1] = (uint64_t)r;
+		req->tp_data[2] = p->posted;
+		req->done = 0;
+		return WIN_OK;
+	}
+	return wait_seq(vw, r, p->posted);
+}
+
 static int vb_get(void *tw, int r, void *dst, size_t len, size_t off,
 		  struct win_req *req)
 {
 	struct vb_win *vw = tw;
 	struct vb_peer *p = &vw->p[r];
 	uint64_t ticket = 0;
+	uint32_t lkey;
 	int rc;
 
 	size_t chunk = r == vw->w->rank ? vw->self_read : VB_CHUNK;
 
 	if (unlikely(len == 0))
 		return WIN_OK;
+	if (registered(vw->vs, dst, len, &lkey))
+		return get_direct(vw, r, dst, len, off, lkey, chunk, req);
 	for (size_t done = 0; done < len;) {
 		size_t n = len - done < chunk ? len - done : chunk;
 		struct ibv_send_wr wr;
@@ -1500,6 +1560,15 @@ static int vb_req_progress(void *tw, struct win_req *req, int *done)
 	int rc;
 
 	*done = 1;
+	if (req->tp_data[2]) {
+		/* A direct get: done when its last request has completed. */
+		if (vw->p[r].completed >= req->tp_data[2])
+			return peer_status(vw, r);
+		if ((rc = vb_tick(vw->vs)) || (rc = vb_poll(vw)) < 0)
+			return rc;
+		*done = vw->p[r].completed >= req->tp_data[2];
+		return peer_status(vw, r);
+	}
 	if (!req->tp_data[0])
 		return WIN_OK;
 	if ((rc = vb_tick(vw->vs)))
@@ -2089,8 +2158,9 @@ static void vb_describe(void *state, FILE *out)
 			vs->port_events, vs->port_events == 1 ? "" : "s");
 	fprintf(out, "  put: native (RDMA WRITE; inline when small, else "
 		"through a registered bounce ring)\n");
-	fprintf(out, "  get: native (RDMA READ into a registered bounce "
-		"ring)\n");
+	fprintf(out, "  get: native (RDMA READ straight into the data of "
+		"one of this process's windows, else into a registered "
+		"bounce ring)\n");
 	fprintf(out, "  putv/getv/strided: native (chained work requests, "
 		"one per target piece)\n");
 	fprintf(out, "  flush: %s\n", vs->flush_read ?
