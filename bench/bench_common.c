@@ -65,6 +65,9 @@ static void usage(FILE *f, const char *prog, const char *extra_help)
 "              and report the median, min and max of single operations\n"
 "              over all repetitions (as perftest's t_typical), not of\n"
 "              each repetition's mean\n"
+"  -L          put's sources and get's destinations in the origin's own\n"
+"              window memory (registered with the window, as perftest's\n"
+"              buffers are) instead of separate heap buffers\n"
 "  -c, --csv   CSV output\n"
 "  -j, --json  JSON output\n"
 "  -h, --help  this help\n"
@@ -253,7 +256,7 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 	o->memcpy_ref = 1;
 	o->verify = 1;
 
-	snprintf(shortopts, sizeof(shortopts), "o:s:w:k:m:i:x:I:X:r:W:MVPcjh%s",
+	snprintf(shortopts, sizeof(shortopts), "o:s:w:k:m:i:x:I:X:r:W:MVPLcjh%s",
 		 extra ? extra : "");
 	optind = 1;
 	opterr = loud;
@@ -334,6 +337,9 @@ int bench_parse_args(int argc, char **argv, struct bench_opts *o,
 			break;
 		case 'P':
 			o->per_op = 1;
+			break;
+		case 'L':
+			o->local_win = 1;
 			break;
 		case 'c':
 			o->fmt = BFMT_CSV;

@@ -74,6 +74,7 @@ struct bench_opts {
 	int memcpy_ref;		/* measure the memcpy reference */
 	int verify;		/* check the data after the loops */
 	int per_op;		/* latency: time each operation (-P) */
+	int local_win;		/* -L: local buffers in own window memory */
 	const char *transports;	/* winbench: allowed libwin transports */
 };
 

@@ -657,6 +657,7 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 	struct bench_state st, *s = &st;
 	int flavor, sync, op, rc = 0;
 	size_t size, bufsz;
+	unsigned char *heap_src, *heap_dst;
 
 	memset(s, 0, sizeof(*s));
 	s->b = b;
@@ -665,9 +666,10 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 	for (size = o->min_size; size <= o->max_size; size *= 2)
 		s->nsizes++;
 	bufsz = o->max_size < 4096 ? 4096 : o->max_size;
-	s->win_bytes = bufsz;
-	s->src = bench_alloc(bufsz);
-	s->dst = bench_alloc(bufsz);
+	/* -L: the target's part, then the origin's source and destination. */
+	s->win_bytes = o->local_win ? 3 * bufsz : bufsz;
+	heap_src = s->src = bench_alloc(bufsz);
+	heap_dst = s->dst = bench_alloc(bufsz);
 	s->chk = bench_alloc(bufsz);
 	s->tv = calloc((size_t)o->reps, sizeof(double));
 	if (o->per_op) {
@@ -687,6 +689,9 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 		bench_out_note(o, "-P: latency with sync flush and pingpong is "
 			       "the median (min, max) of single operations "
 			       "over all repetitions");
+	if (be_rank(b) == 0 && o->local_win)
+		bench_out_note(o, "-L: put sources and get destinations in "
+			       "the origin's own window memory");
 	if (o->memcpy_ref && (o->ops & ((1u << BOP_PUT) | (1u << BOP_GET))))
 		bench_memcpy_all(s);
 
@@ -694,6 +699,10 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 		if (!(o->flavors & (1u << flavor)))
 			continue;
 		BENCH_CHK(s, be_win_open(b, flavor, s->win_bytes));
+		if (o->local_win) {
+			s->src = (unsigned char *)be_local(b) + bufsz;
+			s->dst = (unsigned char *)be_local(b) + 2 * bufsz;
+		}
 		for (sync = 0; sync < BSYNC_COUNT; sync++) {
 			if (!(o->syncs & (1u << sync)))
 				continue;
@@ -706,6 +715,8 @@ static int bench_run(struct be *b, const struct bench_opts *o,
 				    (o->kinds & (1u << BKIND_BW)))
 					bench_sweep_bw(s, op, sync, flavor);
 		}
+		s->src = heap_src;
+		s->dst = heap_dst;
 		BENCH_CHK(s, be_win_close(b));
 	}
 
