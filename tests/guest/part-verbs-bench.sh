@@ -166,8 +166,13 @@ compare() {
 }
 
 : >"$res"
-lat="-k lat -m 8:8 -i $iters -x 50 -r 1 -P"
-bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 1"
+# -L: winbench's local buffers in its window memory, registered as
+# perftest's are (gets read straight into it; VERBS_BENCH_HEAP=1: heap
+# buffers, through the bounce ring).
+local=-L
+[ "${VERBS_BENCH_HEAP:-0}" = 1 ] && local=
+lat="-k lat -m 8:8 -i $iters -x 50 -r 1 -P $local"
+bw="-k bw -m 65536:65536 -I $((iters / 4)) -X 10 -r 1 $local"
 all=" put_lat pp_lat get_lat fop_lat cas_lat put_bw get_bw put_bwb get_bwb "
 only=" ${VERBS_BENCH_ONLY:-$all} "
 for m in $only; do
@@ -206,6 +211,11 @@ done
 echo "=== verbs vs perftest on rxe0: medians of $rounds rounds of $runs runs a side (same guest run)"
 [ -n "$wb_bind" ] &&
 	echo "    origin on CPU ${cpus[0]}, target on CPU ${cpus[1]} (both sides)"
+if [ -n "$local" ]; then
+	echo "    winbench's local buffers in its window memory (-L)"
+else
+	echo "    winbench's local buffers on the heap (through the bounce ring)"
+fi
 echo "    libwin, perftest, ratio: each side's best run of a round;"
 echo "    ratio of medians: each side's median run of a round (information)"
 awk -v only="$only" '
