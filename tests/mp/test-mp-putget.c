@@ -334,7 +334,8 @@ static void body_two(struct mp_env *e)
  * its registration there. From every member, the caller included,
  * blocking and non-blocking, 8 bytes and GL bytes (several device
  * requests), at an odd offset; the bytes around each landing place stay
- * as they were.
+ * as they were. Then non-blocking puts of GL bytes from window memory
+ * to every member.
  */
 #define GL ((200u << 10) + 5)
 
@@ -343,9 +344,9 @@ static void body_into_window(struct mp_env *e)
 	int n = e->size, me = e->rank, t, done;
 	size_t slot = GL + 16;
 	unsigned char *src, *land, small[8];
-	void *sbase, *lbase;
+	void *sbase, *lbase, *dbase;
 	win_req_t *req[4];
-	win_t *ws, *wl;
+	win_t *ws, *wl, *wd;
 
 	ws = mp_win(e, 0, GL + 64, 1, 0, &sbase);
 	wl = mp_win(e, 0, (size_t)n * slot, 1, 0, &lbase);
@@ -395,6 +396,30 @@ static void body_into_window(struct mp_env *e)
 	CHECK_OK(win_unlock_all(ws));
 	mp_barrier(e);
 	mp_win_free(wl);
+
+	/* Non-blocking puts whose source is the caller's window memory
+	 * (verbs: written from it, the request completing with the write). */
+	wd = mp_win(e, 0, (size_t)n * GL, 1, 0, &dbase);
+	CHECK_OK(win_lock_all(wd, 0));
+	for (t = 0; t < n; t++)
+		CHECK_OK(win_iput(wd, src, GL, t, (size_t)me * GL, &req[t]));
+	for (t = 0; t < n; t++) {
+		done = 0;
+		if (t & 1)
+			CHECK_OK(win_req_wait(&req[t]));
+		else
+			while (!done)
+				CHECK_OK(win_req_test(&req[t], &done));
+	}
+	CHECK_OK(win_flush_all(wd));
+	CHECK_OK(win_unlock_all(wd));
+	mp_barrier(e);
+	for (t = 0; t < n; t++)
+		check_pattern((unsigned char *)dbase + (size_t)t * GL, GL,
+			      40 + t, "iput from window memory");
+	check_pattern(src, GL, 40 + me, "the iputs' source");
+	mp_barrier(e);
+	mp_win_free(wd);
 	mp_win_free(ws);
 }
 

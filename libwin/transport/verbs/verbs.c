@@ -28,7 +28,8 @@
  * windows on the device (registered already, for as long as the window
  * lives) reads straight into it, with no ring and no copy: the like of
  * MPI_Get into MPI_Win_allocate'd memory, or shmem_get into the symmetric
- * heap.
+ * heap; so does a non-blocking put's source there (its request completes
+ * with the write).
  * Vector and strided transfers become chains of work requests posted with
  * one call. Only one work request in VB_SIGNAL_EVERY asks for a completion
  * (or one that somebody waits for); a completion retires every earlier
@@ -1393,6 +1394,62 @@ static inline void rdma_wr(struct ibv_send_wr *wr, struct ibv_sge *sge,
 	wr->wr.rdma.rkey = rkey;
 }
 
+/*
+ * The local key of a registration that holds [addr, addr + len): the data
+ * of a window of this process on the device. False if there is none.
+ */
+static bool registered(struct vb_state *vs, const void *addr, size_t len,
+		       uint32_t *lkey)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (struct vb_win *x = vs->wins; x; x = x->next) {
+		struct ibv_mr *mr = x->data_mr;
+
+		if (mr && a >= (uintptr_t)mr->addr && len <= mr->length &&
+		    a - (uintptr_t)mr->addr <= mr->length - len) {
+			*lkey = mr->lkey;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A transfer from or into registered memory (`op` RDMA READ or WRITE):
+ * the device reads or writes buf itself. Blocking, it returns once the
+ * last request has completed; with a request, that completion completes
+ * the request.
+ */
+static int rw_direct(struct vb_win *vw, int r, enum ibv_wr_opcode op,
+		     void *buf, size_t len, size_t off, uint32_t lkey,
+		     size_t chunk, struct win_req *req)
+{
+	struct vb_peer *p = &vw->p[r];
+	int rc;
+
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < chunk ? len - done : chunk;
+		struct ibv_send_wr wr;
+		struct ibv_sge sge;
+
+		rdma_wr(&wr, &sge, op, (uintptr_t)buf + done, (uint32_t)n,
+			lkey, p->data_addr + off + done, p->data_rkey);
+		if ((rc = post_list(vw, r, &wr, 1, done + n == len)))
+			return rc;
+		done += n;
+	}
+	if (req) {
+		/* Complete with the last piece's request (RC: in order). */
+		req->tp_data[0] = 0;
+		req->tp_data[1] = (uint64_t)r;
+		req->tp_data[2] = p->posted;
+		req->done = 0;
+		return WIN_OK;
+	}
+	return wait_seq(vw, r, p->posted);
+}
+
 static int vb_put(void *tw, int r, const void *src, size_t len, size_t off,
 		  struct win_req *req)
 {
@@ -1400,6 +1457,7 @@ static int vb_put(void *tw, int r, const void *src, size_t len, size_t off,
 	struct vb_peer *p = &vw->p[r];
 	struct ibv_send_wr wr;
 	struct ibv_sge sge;
+	uint32_t lkey;
 	int rc;
 
 	if (unlikely(len == 0))
@@ -1411,6 +1469,12 @@ static int vb_put(void *tw, int r, const void *src, size_t len, size_t off,
 		wr.send_flags = IBV_SEND_INLINE;
 		return post_list(vw, r, &wr, 1, false);
 	}
+	/* Non-blocking from registered memory: no copy, the request
+	 * completes with the writes. (A blocking put copies instead, and
+	 * returns without waiting for the device.) */
+	if (req && registered(vw->vs, src, len, &lkey))
+		return rw_direct(vw, r, IBV_WR_RDMA_WRITE, (void *)src, len,
+				 off, lkey, VB_CHUNK, req);
 	/* Through the ring: locally complete once copied. */
 	for (size_t done = 0; done < len;) {
 		size_t n = len - done < VB_CHUNK ? len - done : VB_CHUNK;
@@ -1457,58 +1521,6 @@ static int wait_ticket(struct vb_win *vw, int r, uint64_t ticket)
 	return rc ? rc : peer_status(vw, r);
 }
 
-/*
- * The local key of a registration that holds [addr, addr + len): the data
- * of a window of this process on the device. False if there is none.
- */
-static bool registered(struct vb_state *vs, const void *addr, size_t len,
-		       uint32_t *lkey)
-{
-	uintptr_t a = (uintptr_t)addr;
-
-	for (struct vb_win *x = vs->wins; x; x = x->next) {
-		struct ibv_mr *mr = x->data_mr;
-
-		if (mr && a >= (uintptr_t)mr->addr && len <= mr->length &&
-		    a - (uintptr_t)mr->addr <= mr->length - len) {
-			*lkey = mr->lkey;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* A get into registered memory: READs straight into dst. */
-static int get_direct(struct vb_win *vw, int r, void *dst, size_t len,
-		      size_t off, uint32_t lkey, size_t chunk,
-		      struct win_req *req)
-{
-	struct vb_peer *p = &vw->p[r];
-	int rc;
-
-	for (size_t done = 0; done < len;) {
-		size_t n = len - done < chunk ? len - done : chunk;
-		struct ibv_send_wr wr;
-		struct ibv_sge sge;
-
-		rdma_wr(&wr, &sge, IBV_WR_RDMA_READ,
-			(uintptr_t)dst + done, (uint32_t)n, lkey,
-			p->data_addr + off + done, p->data_rkey);
-		if ((rc = post_list(vw, r, &wr, 1, done + n == len)))
-			return rc;
-		done += n;
-	}
-	if (req) {
-		/* Complete with the last piece's request (RC: in order). */
-		req->tp_data[0] = 0;
-		req->tp_data[1] = (uint64_t)r;
-		req->tp_data[2] = p->posted;
-		req->done = 0;
-		return WIN_OK;
-	}
-	return wait_seq(vw, r, p->posted);
-}
-
 static int vb_get(void *tw, int r, void *dst, size_t len, size_t off,
 		  struct win_req *req)
 {
@@ -1523,7 +1535,8 @@ static int vb_get(void *tw, int r, void *dst, size_t len, size_t off,
 	if (unlikely(len == 0))
 		return WIN_OK;
 	if (registered(vw->vs, dst, len, &lkey))
-		return get_direct(vw, r, dst, len, off, lkey, chunk, req);
+		return rw_direct(vw, r, IBV_WR_RDMA_READ, dst, len, off, lkey,
+				 chunk, req);
 	for (size_t done = 0; done < len;) {
 		size_t n = len - done < chunk ? len - done : chunk;
 		struct ibv_send_wr wr;
@@ -2156,8 +2169,9 @@ static void vb_describe(void *state, FILE *out)
 		fprintf(out, "  device state: port %u %s (%u port error event%s "
 			"seen)\n", vs->port, vs->port_down ? "down" : "up again",
 			vs->port_events, vs->port_events == 1 ? "" : "s");
-	fprintf(out, "  put: native (RDMA WRITE; inline when small, else "
-		"through a registered bounce ring)\n");
+	fprintf(out, "  put: native (RDMA WRITE; inline when small, "
+		"non-blocking ones straight from the data of one of this "
+		"process's windows, else through a registered bounce ring)\n");
 	fprintf(out, "  get: native (RDMA READ straight into the data of "
 		"one of this process's windows, else into a registered "
 		"bounce ring)\n");
