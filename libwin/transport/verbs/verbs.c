@@ -1574,7 +1574,8 @@ static int vb_req_progress(void *tw, struct win_req *req, int *done)
 
 	*done = 1;
 	if (req->tp_data[2]) {
-		/* A direct get: done when its last request has completed. */
+		/* A direct transfer: done when its last request has
+		 * completed. */
 		if (vw->p[r].completed >= req->tp_data[2])
 			return peer_status(vw, r);
 		if ((rc = vb_tick(vw->vs)) || (rc = vb_poll(vw)) < 0)
