@@ -110,14 +110,7 @@ cat "$tmp"/raw.[0-9]* | grep '^ofi-raw,' >"$tmp/raw.all"
 cat /dev/null "$tmp"/pipe.[0-9]* 2>/dev/null |
 	grep '^ofi-raw-pipelined,' >"$tmp/pipe.all"
 echo "# load average after: $(load)"
-awk -F, '
-function median(a, n,   i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-		}
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -F, "$(cat "$(dirname "$0")/stats.awk")"'
 FNR == 1 { file++ }
 {
 	op = $3; if (op == "fetch_op") op = "fop"

@@ -89,18 +89,7 @@ while [ $r -le "$rounds" ]; do
 	r=$((r + 1))
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v kind="$kind" '
-function sort(a, n,   i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-		}
-}
-# The p-quantile of sorted a[1..n], interpolated.
-function q(a, n, p,   h, l) {
-	h = (n - 1) * p + 1; l = int(h)
-	return l >= n ? a[n] : a[l] + (h - l) * (a[l + 1] - a[l])
-}
+awk -v kind="$kind" "$(cat "$(dirname "$0")/stats.awk")"'
 { n++; lw[n] = $2; rw[n] = $3; ra[n] = $2 / $3 }
 END {
 	sort(lw, n); sort(rw, n); sort(ra, n)

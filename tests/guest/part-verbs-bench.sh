@@ -218,14 +218,7 @@ else
 fi
 echo "    libwin, perftest, ratio: each side's best run of a round;"
 echo "    ratio of medians: each side's median run of a round (information)"
-awk -v only="$only" '
-function median(a, n,    i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-		}
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -v only="$only" "$(cat "$SRCDIR/bench/stats.awk")"'
 {
 	m = $2; n[m]++
 	lw[m, n[m]] = $3; pt[m, n[m]] = $4; ra[m, n[m]] = $3 / $4
@@ -255,14 +248,14 @@ END {
 		}
 		for (i = 1; i <= n[m]; i++) {
 			x[i] = lw[m, i]; y[i] = pt[m, i]; z[i] = ra[m, i]
-			q[i] = rm[m, i]
+			rq[i] = rm[m, i]
 		}
 		tg = m ~ /bwb/ ? "(information)" : m ~ /bw/ ? ">= 0.9" : "<= 1.1"
 		if (m == "put_lat")
 			tg = "(information: a round trip)"
 		printf "%-38s %9.2f %9.2f %7.2f %7.2f %s\n", label[m],
 		       median(x, n[m]), median(y, n[m]), median(z, n[m]),
-		       median(q, n[m]), tg
+		       median(rq, n[m]), tg
 		if (m == "put_lat")
 			printf "%-38s %9s %9s %7.2f %7s %s\n",
 			       "  put+flush / 2 x ib_write_lat", "", "",
