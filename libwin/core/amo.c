@@ -8,18 +8,6 @@
 
 #include "core/amo.h"
 
-bool win_amo_valid(int type, int op)
-{
-	bool fp = type == WIN_FLOAT || type == WIN_DOUBLE;
-
-	if (op == WIN_AMO_CSWAP)
-		return true;
-	if (op < WIN_OP_SUM || op > WIN_OP_NO_OP)
-		return false;
-	return !(fp && (op == WIN_OP_BAND || op == WIN_OP_BOR ||
-			op == WIN_OP_BXOR));
-}
-
 /* new = old OP v, for arithmetic types T. */
 #define ARITH(T, op, old, v)                                               \
 	((op) == WIN_OP_SUM ? (T)((old) + (v)) :                           \

@@ -5,7 +5,17 @@
 #include "core/internal.h"
 
 /* True if `op` is defined on `type` (bitwise ops: integers only). */
-bool win_amo_valid(int type, int op);
+static inline bool win_amo_valid(int type, int op)
+{
+	bool fp = type == WIN_FLOAT || type == WIN_DOUBLE;
+
+	if (op == WIN_AMO_CSWAP)
+		return true;
+	if (op < WIN_OP_SUM || op > WIN_OP_NO_OP)
+		return false;
+	return !(fp && (op == WIN_OP_BAND || op == WIN_OP_BOR ||
+			op == WIN_OP_BXOR));
+}
 
 /*
  * Perform `a` on memory this process maps at `target` (a->off already

@@ -6,23 +6,13 @@
 
 size_t win_datatype_size(win_datatype_t type)
 {
-	switch (type) {
-	case WIN_INT32:
-	case WIN_UINT32:
-	case WIN_FLOAT:
-		return 4;
-	case WIN_INT64:
-	case WIN_UINT64:
-	case WIN_DOUBLE:
-		return 8;
-	}
-	return 0;
+	return win_type_bytes(type);
 }
 
 static int amo_issue(struct win *w, int rank, size_t disp,
 		     struct win_amo *a)
 {
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	size_t bytes;
 	int rc;
 
@@ -39,7 +29,7 @@ static int amo_issue(struct win *w, int rank, size_t disp,
 				  a->count);
 	if ((rc = win_bounds_check(w, rank, disp, bytes, &a->off)))
 		return rc;
-	if (a->off % tsize)
+	if (a->off & (tsize - 1))
 		return win_seterr(WIN_ERR_DATATYPE, "target offset %zu is not "
 				  "aligned to the %zu-byte element", a->off,
 				  tsize);

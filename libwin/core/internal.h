@@ -192,7 +192,13 @@ struct win {
 	bool revoked;        /* the owner's mapping is revoked */
 };
 
-int win_check(win_t *w);
+/* A live window handle? (Inline: every call begins with it.) */
+static inline int win_check(win_t *w)
+{
+	if (unlikely(!w || w->magic != WIN_MAGIC_WIN))
+		return win_seterr(WIN_ERR_HANDLE, "invalid or freed window");
+	return WIN_OK;
+}
 /* core/select.c: fill peers[].tp for every rank. */
 int win_select_transports(struct win *w);
 /* Collective: every member's status in, the first failure (if any) out. */

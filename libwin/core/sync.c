@@ -467,7 +467,8 @@ int win_unlock_all(win_t *w)
 }
 
 /* `all`: a flush of every target, else of `rank` alone. */
-static int check_flush(struct win *w, bool all, int rank, const char *what)
+static inline int check_flush(struct win *w, bool all, int rank,
+			      const char *what)
 {
 	if (win_check(w))
 		return WIN_ERR_HANDLE;

@@ -18,13 +18,6 @@ struct win_exchange {
 	uint64_t len;
 };
 
-int win_check(win_t *w)
-{
-	if (unlikely(!w || w->magic != WIN_MAGIC_WIN))
-		return win_seterr(WIN_ERR_HANDLE, "invalid or freed window");
-	return WIN_OK;
-}
-
 int win_agree(struct win_group *g, int status)
 {
 	int32_t mine = status;

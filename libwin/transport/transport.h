@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/uio.h>
+#include "win.h"
 
 struct win;
 struct win_ctx;
@@ -40,6 +41,22 @@ struct win_amo {
 	void *result;        /* count elements, or NULL: no fetch */
 };
 #define WIN_AMO_CSWAP 100
+
+/* Bytes per element of a win_datatype_t; 0 for an unknown type. */
+static inline size_t win_type_bytes(int type)
+{
+	switch (type) {
+	case WIN_INT32:
+	case WIN_UINT32:
+	case WIN_FLOAT:
+		return 4;
+	case WIN_INT64:
+	case WIN_UINT64:
+	case WIN_DOUBLE:
+		return 8;
+	}
+	return 0;
+}
 
 /* Words of a member's control block (see core/ctrl.h), by index. */
 enum win_ctrl_word {

@@ -1035,7 +1035,7 @@ static int cas_loop(struct ks_win *kw, int rank, const struct win_amo *a,
 static int ks_amo(void *tw, int rank, const struct win_amo *a)
 {
 	struct ks_win *kw = tw;
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	unsigned aop = native_aop(a->type, a->op);
 	struct kshim_op ops[KS_BATCH];
 	char *m = mapped(kw, rank);

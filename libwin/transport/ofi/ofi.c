@@ -2091,7 +2091,7 @@ static int native_amo(struct ofi_win *ow, int rank, int kind, int type,
 {
 	struct ofi_state *s = ow->s;
 	struct ofi_peer *p = &ow->p[rank];
-	size_t tsize = win_datatype_size(type);
+	size_t tsize = win_type_bytes(type);
 	char *buf = (char *)s->scratch;       /* operand: first third */
 	char *cmp = buf + s->scratch_len / 3; /* compare */
 	char *res = buf + 2 * (s->scratch_len / 3); /* result */
@@ -2142,7 +2142,7 @@ static int native_amo(struct ofi_win *ow, int rank, int kind, int type,
 /* Integer type of the same width, for compare-and-swap loops. */
 static int cas_type(int type)
 {
-	return win_datatype_size(type) == 4 ? WIN_UINT32 : WIN_UINT64;
+	return win_type_bytes(type) == 4 ? WIN_UINT32 : WIN_UINT64;
 }
 
 /*
@@ -2159,7 +2159,7 @@ static int emulated_batch(struct ofi_win *ow, int rank,
 {
 	struct ofi_state *s = ow->s;
 	struct ofi_peer *p = &ow->p[rank];
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	int ct = cas_type(a->type);
 	uint64_t *opnd = s->emu, *cmp = opnd + OFI_EMU_BATCH,
 		 *res = cmp + OFI_EMU_BATCH, *old = res + OFI_EMU_BATCH;
@@ -2265,7 +2265,7 @@ static int emulated_elem(struct ofi_win *ow, int rank, const struct win_amo *a,
 			 size_t i)
 {
 	struct ofi_peer *p = &ow->p[rank];
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	uint64_t raddr = data_addr(p, a->off + i * tsize);
 	int ct = cas_type(a->type);
 	uint64_t old = 0, nv = 0, seen = 0;
@@ -2311,7 +2311,7 @@ static int ofi_amo(void *tw, int rank, const struct win_amo *a)
 	struct ofi_win *ow = tw;
 	struct ofi_state *s = ow->s;
 	struct ofi_peer *p = &ow->p[rank];
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	size_t max = (s->scratch_len / 3) / tsize;
 	int kind, o = a->op;
 	int rc = WIN_OK;

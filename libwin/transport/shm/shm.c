@@ -515,7 +515,7 @@ static void amo_unlock(struct shm_win *sw, int rank)
 /* Created windows: read, compute, write back, under the member's lock. */
 static int amo_emulated(struct shm_win *sw, int rank, const struct win_amo *a)
 {
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	char *local = mapped(sw, rank, a->off, a->count * tsize);
 	uint64_t buf[64];
 	int rc;
@@ -580,7 +580,7 @@ static int shm_amo(void *tw, int rank, const struct win_amo *a)
 {
 	struct shm_win *sw = tw;
 	struct shm_peer *p = &sw->p[rank];
-	size_t ts = win_datatype_size(a->type);
+	size_t ts = win_type_bytes(a->type);
 	size_t lo = a->off, hi = a->off + a->count * ts, i0, i1;
 	struct win_amo part;
 	int rc = WIN_OK;
