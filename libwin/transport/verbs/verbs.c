@@ -105,6 +105,9 @@
 #define VB_HEALTH_EVERY 64         /* posts between device checks */
 #define VB_PRESENCE_MS 250         /* sysfs look-ups at most this often */
 
+/* Posting, polling and waiting: short, and on every operation's path. */
+#define VB_HOT static inline __attribute__((always_inline))
+
 const struct win_transport win_verbs_transport;
 
 struct vb_state {
@@ -772,48 +775,59 @@ static inline int vb_tick(struct vb_state *vs)
 	return vb_check_device(vs, false);
 }
 
-/* Poll the CQ once; returns the number of completions or an error. */
-static int vb_poll(struct vb_win *vw)
+static __attribute__((noinline)) int poll_failed(struct vb_win *vw)
+{
+	int rc = vb_check_device(vw->vs, true);
+
+	if (rc)
+		return rc;
+	return win_seterr(WIN_ERR_TRANSPORT, "verbs: ibv_poll_cq failed on %s",
+			  vw->vs->devname);
+}
+
+/* A completion in error takes its peer out of service. */
+static __attribute__((noinline)) void wc_failed(struct vb_win *vw, int r,
+						const struct ibv_wc *wc)
+{
+	if (wc->status == IBV_WC_RETRY_EXC_ERR ||
+	    wc->status == IBV_WC_RNR_RETRY_EXC_ERR)
+		peer_fail(vw, r, WIN_ERR_PEER, "the peer stopped answering "
+			  "(%s)", ibv_wc_status_str(wc->status));
+	else
+		peer_fail(vw, r, WIN_ERR_TRANSPORT, "completion error: %s "
+			  "(vendor error 0x%x)", ibv_wc_status_str(wc->status),
+			  wc->vendor_err);
+}
+
+/*
+ * Poll the CQ once; returns the number of completions or an error.
+ * (Inline: it is most of every wait.)
+ */
+VB_HOT int vb_poll(struct vb_win *vw)
 {
 	struct ibv_wc wc[16];
 	int n = ibv_poll_cq(vw->cq, 16, wc);
 
-	if (unlikely(n < 0)) {
-		int rc = vb_check_device(vw->vs, true);
-
-		if (rc)
-			return rc;
-		return win_seterr(WIN_ERR_TRANSPORT, "verbs: ibv_poll_cq "
-				  "failed on %s", vw->vs->devname);
-	}
+	if (unlikely(n < 0))
+		return poll_failed(vw);
 	for (int i = 0; i < n; i++) {
 		int r = (int)(wc[i].wr_id >> 48);
 		uint64_t seq = wc[i].wr_id & ((1ull << 48) - 1);
 		struct vb_peer *p;
 
-		if (r >= vw->n)
+		if (unlikely(r >= vw->n))
 			continue;
 		p = &vw->p[r];
 		if (seq > p->completed)
 			p->completed = seq;
-		if (wc[i].status == IBV_WC_SUCCESS)
-			continue;
-		if (wc[i].status == IBV_WC_RETRY_EXC_ERR ||
-		    wc[i].status == IBV_WC_RNR_RETRY_EXC_ERR)
-			peer_fail(vw, r, WIN_ERR_PEER, "the peer stopped "
-				  "answering (%s)",
-				  ibv_wc_status_str(wc[i].status));
-		else
-			peer_fail(vw, r, WIN_ERR_TRANSPORT, "completion error: "
-				  "%s (vendor error 0x%x)",
-				  ibv_wc_status_str(wc[i].status),
-				  wc[i].vendor_err);
+		if (unlikely(wc[i].status != IBV_WC_SUCCESS))
+			wc_failed(vw, r, &wc[i]);
 	}
 	return n;
 }
 
 /* Retire bounce pieces whose requests completed (gets copy out here). */
-static void vb_retire(struct vb_win *vw)
+static void retire_ring(struct vb_win *vw)
 {
 	while (vw->etail < vw->ehead) {
 		struct vb_ent *e = &vw->ents[vw->etail % VB_NENTS];
@@ -829,7 +843,13 @@ static void vb_retire(struct vb_win *vw)
 	}
 }
 
-static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
+static inline void vb_retire(struct vb_win *vw)
+{
+	if (vw->etail < vw->ehead)
+		retire_ring(vw);
+}
+
+VB_HOT int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 		     int nwr, bool signal);
 
 /* Make sure the last posted request of `r` will produce a completion. */
@@ -927,17 +947,24 @@ static bool seq_done(struct vb_win *vw, void *arg)
 	return vw->p[a->r].completed >= a->seq;
 }
 
-static int wait_seq(struct vb_win *vw, int r, uint64_t seq)
+VB_HOT int wait_seq(struct vb_win *vw, int r, uint64_t seq)
 {
+	struct vb_peer *p = &vw->p[r];
 	struct seq_arg a = { r, seq };
 	int rc;
 
-	if (vw->p[r].completed >= seq)
+	if (p->completed >= seq)
 		return peer_status(vw, r);
-	if (vw->p[r].signaled < seq && (rc = ensure_signaled(vw, r)))
+	if (p->signaled < seq && (rc = ensure_signaled(vw, r)))
 		return rc;
-	rc = vb_progress_until(vw, r, seq_done, &a);
-	return rc ? rc : peer_status(vw, r);
+	/* Soft-RoCE often completes a request within its post: one poll
+	 * here finds it without the general loop's bookkeeping. */
+	if ((rc = vb_poll(vw)) < 0)
+		return rc;
+	if (p->completed < seq &&
+	    (rc = vb_progress_until(vw, r, seq_done, &a)))
+		return rc;
+	return peer_status(vw, r);
 }
 
 static bool room(struct vb_win *vw, void *arg)
@@ -948,11 +975,39 @@ static bool room(struct vb_win *vw, void *arg)
 	return p->posted - p->completed + a->seq < vw->depth;
 }
 
+/* The send queue to `r` has no room for `nwr` more requests: wait. */
+static __attribute__((noinline)) int wait_room(struct vb_win *vw, int r,
+					       int nwr)
+{
+	struct seq_arg a = { r, (uint64_t)nwr };
+
+	/* Some request among the outstanding ones is signaled: never more
+	 * than VB_SIGNAL_EVERY go without one. */
+	return vb_progress_until(vw, r, room, &a);
+}
+
+static __attribute__((noinline)) int post_failed(struct vb_win *vw, int r,
+						 int rc)
+{
+	char how[80];
+
+	/* A device that went away fails every window alike. */
+	if (vb_check_device(vw->vs, true) == WIN_OK &&
+	    (rc == EIO || rc == ENODEV)) {
+		snprintf(how, sizeof(how), "ibv_post_send: %s", strerror(rc));
+		vb_mark_dead(vw->vs, how);
+	}
+	if (vw->vs->dead)
+		return dead_status(vw->vs);
+	return peer_fail(vw, r, WIN_ERR_TRANSPORT, "ibv_post_send: %s",
+			 strerror(rc));
+}
+
 /*
  * Post a chain of `nwr` requests to `r`; the last asks for a completion if
  * `signal` or if enough went unsignaled.
  */
-static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
+VB_HOT int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 		     int nwr, bool signal)
 {
 	struct vb_peer *p = &vw->p[r];
@@ -963,14 +1018,9 @@ static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 		return peer_status(vw, r);
 	if (unlikely((rc = vb_tick(vw->vs))))
 		return rc;
-	if (p->posted - p->completed + (uint64_t)nwr >= vw->depth) {
-		struct seq_arg a = { r, (uint64_t)nwr };
-
-		/* Some request among the outstanding ones is signaled:
-		 * never more than VB_SIGNAL_EVERY go without one. */
-		if ((rc = vb_progress_until(vw, r, room, &a)))
-			return rc;
-	}
+	if (unlikely(p->posted - p->completed + (uint64_t)nwr >= vw->depth) &&
+	    (rc = wait_room(vw, r, nwr)))
+		return rc;
 	for (wr = first; wr; wr = wr->next) {
 		wr->wr_id = ((uint64_t)r << 48) | ++p->posted;
 		wr->send_flags &= ~(unsigned)IBV_SEND_SIGNALED;
@@ -983,22 +1033,7 @@ static int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 		p->unsig = 0;
 	}
 	rc = ibv_post_send(p->qp, first, &bad);
-	if (unlikely(rc)) {
-		char how[80];
-
-		/* A device that went away fails every window alike. */
-		if (vb_check_device(vw->vs, true) == WIN_OK &&
-		    (rc == EIO || rc == ENODEV)) {
-			snprintf(how, sizeof(how), "ibv_post_send: %s",
-				 strerror(rc));
-			vb_mark_dead(vw->vs, how);
-		}
-		if (vw->vs->dead)
-			return dead_status(vw->vs);
-		return peer_fail(vw, r, WIN_ERR_TRANSPORT, "ibv_post_send: %s",
-				 strerror(rc));
-	}
-	return WIN_OK;
+	return unlikely(rc) ? post_failed(vw, r, rc) : WIN_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1754,14 +1789,9 @@ static int dev_atomic(struct vb_win *vw, int r, bool cas, uint64_t raddr,
 	uint64_t *res = (uint64_t *)vw->buf;
 	int rc;
 
-	memset(&wr, 0, sizeof(wr));
-	sge.addr = (uintptr_t)res;
-	sge.length = 8;
-	sge.lkey = vw->buf_mr->lkey;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = cas ? IBV_WR_ATOMIC_CMP_AND_SWP :
-			  IBV_WR_ATOMIC_FETCH_AND_ADD;
+	rdma_wr(&wr, &sge, cas ? IBV_WR_ATOMIC_CMP_AND_SWP :
+				 IBV_WR_ATOMIC_FETCH_AND_ADD,
+		(uintptr_t)res, 8, vw->buf_mr->lkey, 0, 0);
 	wr.wr.atomic.remote_addr = raddr;
 	wr.wr.atomic.rkey = rkey;
 	wr.wr.atomic.compare_add = a;
@@ -1875,7 +1905,7 @@ static int amo_unlock(struct vb_win *vw, int r)
 /* 32-bit elements: read, compute, write back under the target's lock. */
 static int amo_locked(struct vb_win *vw, int r, const struct win_amo *a)
 {
-	size_t tsize = win_datatype_size(a->type);
+	size_t tsize = win_type_bytes(a->type);
 	char *buf = vw->buf + 64;
 	size_t cap = (r == vw->w->rank && vw->self_read < VB_SCRATCH - 64 ?
 		      vw->self_read : VB_SCRATCH - 64) / tsize;
@@ -1927,7 +1957,7 @@ static int vb_amo(void *tw, int r, const struct win_amo *a)
 	struct vb_win *vw = tw;
 	int rc = WIN_OK;
 
-	if (win_datatype_size(a->type) != 8)
+	if (win_type_bytes(a->type) != 8)
 		return amo_locked(vw, r, a);
 	for (size_t i = 0; i < a->count && rc == WIN_OK; i++)
 		rc = amo64(vw, r, a, i);
@@ -1957,38 +1987,46 @@ static int vb_put_signal(void *tw, int r, const void *src, size_t len,
 	}
 }
 
+/* Remote completion of everything posted to `r` (flush: see the top). */
+VB_HOT int flush_peer(struct vb_win *vw, int r)
+{
+	struct vb_peer *p = &vw->p[r];
+	int rc;
+
+	if (!p->qp)
+		return WIN_OK;
+	if (unlikely(p->err))
+		return peer_status(vw, r);
+	if (vw->vs->flush_read && p->dirty) {
+		struct ibv_send_wr wr;
+		struct ibv_sge sge;
+
+		rdma_wr(&wr, &sge, IBV_WR_RDMA_READ, (uintptr_t)(vw->buf + 8),
+			8, vw->buf_mr->lkey, p->ctrl_addr, p->ctrl_rkey);
+		if ((rc = post_list(vw, r, &wr, 1, true)))
+			return rc;
+	}
+	if (p->completed < p->posted && (rc = wait_seq(vw, r, p->posted)))
+		return rc;
+	p->dirty = false;
+	return WIN_OK;
+}
+
 static int vb_flush(void *tw, int rank)
 {
 	struct vb_win *vw = tw;
-	int lo = rank < 0 ? 0 : rank, hi = rank < 0 ? vw->n : rank + 1;
 	int rc;
 
 	if ((rc = vb_tick(vw->vs)))
 		return rc;
-	for (int r = lo; r < hi; r++) {
-		struct vb_peer *p = &vw->p[r];
-
-		if (!p->qp)
-			continue;
-		if ((rc = peer_status(vw, r)))
-			return rc;
-		if (vw->vs->flush_read && p->dirty) {
-			struct ibv_send_wr wr;
-			struct ibv_sge sge;
-
-			rdma_wr(&wr, &sge, IBV_WR_RDMA_READ,
-				(uintptr_t)(vw->buf + 8), 8, vw->buf_mr->lkey,
-				p->ctrl_addr, p->ctrl_rkey);
-			if ((rc = post_list(vw, r, &wr, 1, true)))
-				return rc;
-		}
-		if (p->completed < p->posted &&
-		    (rc = wait_seq(vw, r, p->posted)))
-			return rc;
-		p->dirty = false;
+	if (rank >= 0) {
+		rc = flush_peer(vw, rank);
+	} else {
+		for (int r = 0; r < vw->n && rc == WIN_OK; r++)
+			rc = flush_peer(vw, r);
 	}
 	vb_retire(vw);
-	return WIN_OK;
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
