@@ -2451,6 +2451,12 @@ static int ofi_flush(void *tw, int rank)
 
 	if (!ow || !ow->active)
 		return WIN_OK;
+	/* Nothing written to `rank` since its last flush, nothing in
+	 * flight: the common flush after blocking calls. */
+	if (rank >= 0 && !ow->p[rank].dirty &&
+	    __atomic_load_n(&ow->s->completed, __ATOMIC_ACQUIRE) ==
+	    ow->s->issued)
+		return WIN_OK;
 	if (rank >= 0) {
 		struct ofi_op *op;
 
