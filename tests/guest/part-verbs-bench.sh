@@ -260,7 +260,7 @@ END {
 			printf "%-38s %9s %9s %7.2f %7s %s\n",
 			       "  put+flush / 2 x ib_write_lat", "", "",
 			       median(z, n[m]) / 2, "",
-			       "(a write + a read)"
+			       "(a write and its acknowledgement)"
 	}
 }' "$res"
 rm -f "$out".* "$res"

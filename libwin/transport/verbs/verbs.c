@@ -33,7 +33,11 @@
  * Vector and strided transfers become chains of work requests posted with
  * one call. Only one work request in VB_SIGNAL_EVERY asks for a completion
  * (or one that somebody waits for); a completion retires every earlier
- * request of the same QP, since RC completes them in order.
+ * request of the same QP, since RC completes them in order. Where flushes
+ * come after one or two requests (put + flush, the OSU latency loop),
+ * every request asks for one, until a flush comes after more: the flush
+ * then waits for the put itself instead of posting a zero-byte write after
+ * it to wait for.
  *
  * Remote completion (flush): by default, the acknowledgement of the last
  * request to the peer. An RC responder acknowledges a WRITE only after it
@@ -148,6 +152,8 @@ struct vb_peer {
 	uint64_t signaled;  /* ... of the last one asking for a completion */
 	uint64_t completed; /* ... of the last one known complete */
 	unsigned unsig;     /* unsignaled requests since the last signaled */
+	uint64_t flushed;   /* `posted` at the last flush */
+	bool sig_all;       /* the last flush came after one or two requests */
 	bool dirty;         /* writes since the last flush */
 	int err;            /* WIN_OK, or why the QP is out of service */
 	char why[160];
@@ -1027,7 +1033,7 @@ VB_HOT int post_list(struct vb_win *vw, int r, struct ibv_send_wr *first,
 		last = wr;
 	}
 	p->unsig += (unsigned)nwr;
-	if (signal || p->unsig >= VB_SIGNAL_EVERY) {
+	if (signal || p->sig_all || p->unsig >= VB_SIGNAL_EVERY) {
 		last->send_flags |= IBV_SEND_SIGNALED;
 		p->signaled = p->posted;
 		p->unsig = 0;
@@ -2009,6 +2015,8 @@ VB_HOT int flush_peer(struct vb_win *vw, int r)
 	if (p->completed < p->posted && (rc = wait_seq(vw, r, p->posted)))
 		return rc;
 	p->dirty = false;
+	p->sig_all = p->posted - p->flushed <= 2;
+	p->flushed = p->posted;
 	return WIN_OK;
 }
 
