@@ -19,3 +19,14 @@ function median(a, n) {
 	sort(a, n)
 	return q(a, n, 0.5)
 }
+# The ranks in sorted a[1..n] that bound a distribution-free 95 %
+# confidence interval of the median (binomial order statistics, normal
+# approximation; for n >= 6): ci_lo(n) and ci_hi(n).
+function ci_lo(n,   r) {
+	r = int(n / 2 - 0.98 * sqrt(n) + 0.5)
+	return r < 1 ? 1 : r
+}
+function ci_hi(n,   r) {
+	r = int(n / 2 + 1 + 0.98 * sqrt(n) + 0.5)
+	return r > n ? n : r
+}
