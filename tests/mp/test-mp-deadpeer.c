@@ -1,7 +1,8 @@
 /*
  * A member that dies must not hang the others: a waiter in a barrier,
- * fence, lock or win_wait returns WIN_ERR_PEER or WIN_ERR_TIMEOUT within
- * the context's timeout (2 s here). Loop tests: iteration & 1 selects
+ * fence, lock or win_wait, and a stream of puts to it with its flush,
+ * return WIN_ERR_PEER or WIN_ERR_TIMEOUT within the context's timeout
+ * (2 s here). Loop tests: iteration & 1 selects
  * allocate, & 2 selects 4 members.
  */
 #include <string.h>
@@ -113,6 +114,45 @@ static void body_wait(struct mp_env *e)
 	mp_exit_now();
 }
 
+/*
+ * A stream of blocking puts to a member that has died, then a flush.
+ * Over a network transport (ofi, verbs) the puts need the member: a put
+ * (or, for puts a transport left in flight, the flush) fails. Over shared
+ * memory they land in its still-mapped window, and the flush may succeed.
+ */
+static void body_put_stream(struct mp_env *e)
+{
+	static unsigned char src[8192];
+	int dead = e->size - 1, rc, i;
+	const char *t;
+	long long t0;
+	win_t *w;
+
+	w = mp_win(e, 0, 64 * sizeof(src), 1, 0, NULL);
+	t = win_transport_name(w, dead);
+	mp_barrier(e);
+	if (e->rank == dead) {
+		mp_store(e->scratch, 0, 1);
+		mp_exit_now();
+	}
+	mp_wait_scratch(e, 0, 1, 8000);
+	mp_sleep_ms(100);
+	t0 = now_ms();
+	rc = win_lock_all(w, 0);
+	for (i = 0; i < 64 && rc == WIN_OK; i++)
+		rc = win_put(w, src, sizeof(src), dead, (size_t)i * sizeof(src));
+	if (rc == WIN_OK)
+		rc = win_flush(w, dead);
+	if (t && (!strcmp(t, "ofi") || !strcmp(t, "verbs")))
+		expect_dead(rc, t0, "puts and a flush to a dead member");
+	else
+		CHECK(rc == WIN_OK || rc == WIN_ERR_PEER ||
+		      rc == WIN_ERR_TIMEOUT, "puts and a flush to a dead "
+		      "member over %s: %s (%s)", t ? t : "?", rc_name(rc),
+		      win_last_error());
+	mp_exit_now();
+}
+
 #define LOOP_TEST(fn)                                                     \
 	START_TEST(fn)                                                     \
 	{                                                                  \
@@ -129,6 +169,7 @@ LOOP_TEST(barrier)
 LOOP_TEST(fence)
 LOOP_TEST(lock)
 LOOP_TEST(wait)
+LOOP_TEST(put_stream)
 
 static Suite *deadpeer_suite(void)
 {
@@ -140,6 +181,7 @@ static Suite *deadpeer_suite(void)
 	tcase_add_loop_test(tc, fence, 0, 4);
 	tcase_add_loop_test(tc, lock, 0, 4);
 	tcase_add_loop_test(tc, wait, 0, 4);
+	tcase_add_loop_test(tc, put_stream, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

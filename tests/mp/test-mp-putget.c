@@ -1,7 +1,9 @@
 /*
  * Put and get between processes: blocking and non-blocking, strided,
- * vector, large transfers, per-member displacement units, and gets into
- * the caller's own window memory. Every test is
+ * vector, large transfers, per-member displacement units, gets into
+ * the caller's own window memory, and streams of blocking puts whose
+ * source is rewritten at once (transports may leave them in flight from a
+ * copy). Every test is
  * a loop test over (flavour, members): iteration & 1 selects allocate,
  * iteration & 2 selects 4 members instead of 2.
  */
@@ -423,6 +425,66 @@ static void body_into_window(struct mp_env *e)
 	mp_win_free(ws);
 }
 
+/*
+ * A stream of blocking puts of 1 B - 17 KiB to the right neighbour, more
+ * than any transport keeps in flight, all from one source buffer that is
+ * rewritten as soon as each put returns. A get right after a put, with no
+ * flush between, must see that put's data (read-after-write order, as when
+ * the put had waited); after the flush every put's data is there.
+ */
+#define ST_SLOT 17408
+#define ST_PUTS 48
+
+static size_t stream_len(int i)
+{
+	static const size_t fixed[] = { 1, 4095, 4096, 4097, 8192, 16383,
+					16384, 16385, 17408 };
+
+	if (i < (int)(sizeof(fixed) / sizeof(fixed[0])))
+		return fixed[i];
+	return 1 + ((size_t)i * 5279) % ST_SLOT;
+}
+
+static void body_stream(struct mp_env *e)
+{
+	int n = e->size, r = e->rank, right = (r + 1) % n, left, i;
+	unsigned char *src, *back, *b;
+	void *base;
+	win_t *w;
+
+	left = (r + n - 1) % n;
+	src = malloc(ST_SLOT);
+	back = malloc(ST_SLOT);
+	CHECK(src && back, "out of memory");
+	w = mp_win(e, 0, (size_t)ST_PUTS * ST_SLOT, 1, 0, &base);
+	b = base;
+	CHECK_OK(win_lock_all(w, 0));
+	for (i = 0; i < ST_PUTS; i++) {
+		size_t len = stream_len(i);
+
+		pattern(src, len, 1000 * r + i);
+		CHECK_OK(win_put(w, src, len, right, (size_t)i * ST_SLOT));
+		memset(src, 0xa5, ST_SLOT); /* free again at once */
+		if (i % 7 == 3) {
+			memset(back, 0, len);
+			CHECK_OK(win_get(w, back, len, right,
+					 (size_t)i * ST_SLOT));
+			check_pattern(back, len, 1000 * r + i,
+				      "get right after a put");
+		}
+	}
+	CHECK_OK(win_flush(w, right));
+	CHECK_OK(win_unlock_all(w));
+	mp_barrier(e);
+	for (i = 0; i < ST_PUTS; i++)
+		check_pattern(b + (size_t)i * ST_SLOT, stream_len(i),
+			      1000 * left + i, "put of the stream");
+	mp_barrier(e);
+	mp_win_free(w);
+	free(src);
+	free(back);
+}
+
 #define LOOP_TEST(fn)                                                     \
 	START_TEST(fn)                                                     \
 	{                                                                  \
@@ -441,6 +503,7 @@ LOOP_TEST(large)
 LOOP_TEST(units)
 LOOP_TEST(two)
 LOOP_TEST(into_window)
+LOOP_TEST(stream)
 
 static Suite *putget_suite(void)
 {
@@ -457,6 +520,7 @@ static Suite *putget_suite(void)
 	tcase_add_loop_test(tc, units, 0, 4);
 	tcase_add_loop_test(tc, two, 0, 4);
 	tcase_add_loop_test(tc, into_window, 0, 4);
+	tcase_add_loop_test(tc, stream, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

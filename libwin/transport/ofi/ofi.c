@@ -122,6 +122,16 @@
 #define OFI_NTYPES 7  /* win_datatype_t 1..6 */
 #define OFI_NOPS 10   /* win_op_t 1..9 */
 #define OFI_EMU_BATCH 128 /* emulated atomics in flight together */
+/*
+ * Blocking puts of up to OFI_BOUNCE_SLOT bytes (above the provider's
+ * inject size) are copied into a slot of a registered ring and left in
+ * flight: the caller's buffer is free at once, as a blocking put
+ * promises, and the next put need not wait for the provider to complete
+ * this one. Up to OFI_BOUNCE_SLOTS are in flight; flushes wait for them
+ * as for any write, and report a failed one.
+ */
+#define OFI_BOUNCE_SLOT 16384
+#define OFI_BOUNCE_SLOTS 16
 #define OFI_MR_MODES (FI_MR_VIRT_ADDR | FI_MR_PROV_KEY | FI_MR_LOCAL | \
 		      FI_MR_ENDPOINT | FI_MR_ALLOCATED)
 
@@ -133,6 +143,8 @@ struct ofi_op {
 	int prov_err;            /* provider errno of an error completion */
 	struct ofi_reg *lreg;    /* FI_MR_LOCAL registration, if any */
 	struct ofi_op *next_free;
+	struct ofi_win *ow;      /* a put left in flight: its window */
+	int rank;                /* and target */
 };
 
 enum { K_ATOMIC, K_FETCH, K_CMP };
@@ -196,6 +208,13 @@ struct ofi_state {
 	uint64_t *emu;
 	struct ofi_reg *emu_reg;
 	void *emu_desc;
+	/* Blocking puts left in flight (see OFI_BOUNCE_SLOT): slot i of
+	 * `bounce` belongs to ring[i]; ring_tail..ring_head are in use. */
+	char *bounce;
+	struct ofi_reg *bounce_reg;
+	void *bounce_desc;
+	struct ofi_op *ring[OFI_BOUNCE_SLOTS];
+	unsigned ring_head, ring_tail;
 	char myaddr[OFI_ADDR_MAX];
 	size_t myaddr_len;
 	char addr_str[128];
@@ -259,6 +278,8 @@ struct ofi_win {
 	uint64_t tag;
 	struct ofi_peer *p;
 	struct ofi_reg *data_reg, *ctrl_reg;
+	/* The first failure of a put left in flight, for the next flush. */
+	int put_err, put_err_rank, put_prov_err;
 };
 
 struct ofi_xchg {
@@ -521,6 +542,7 @@ static struct ofi_op *op_get(struct ofi_state *s)
 	op->status = WIN_OK;
 	op->prov_err = 0;
 	op->lreg = NULL;
+	op->ow = NULL;
 	return op;
 }
 
@@ -533,6 +555,25 @@ static void op_put(struct ofi_state *s, struct ofi_op *op)
 	op->lreg = NULL;
 	op->next_free = s->free_ops;
 	s->free_ops = op;
+}
+
+/* Retire the ring's completed puts, oldest first, keeping the first
+ * failure for its window's next flush of that target. */
+static void ring_retire(struct ofi_state *s)
+{
+	while (s->ring_tail != s->ring_head) {
+		struct ofi_op *op = s->ring[s->ring_tail % OFI_BOUNCE_SLOTS];
+
+		if (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
+			return;
+		if (op->status && op->ow && !op->ow->put_err) {
+			op->ow->put_err = op->status;
+			op->ow->put_err_rank = op->rank;
+			op->ow->put_prov_err = op->prov_err;
+		}
+		op_put(s, op);
+		s->ring_tail++;
+	}
 }
 
 /* Deadline bookkeeping shared by every wait. */
@@ -851,6 +892,7 @@ static void ofi_down(struct ofi_state *s)
 	s->emu_reg = NULL;
 	free(s->emu);
 	s->emu = NULL;
+	s->bounce_reg = NULL;
 	if (s->ep)
 		fi_close(&s->ep->fid);
 	if (s->pep)
@@ -881,12 +923,23 @@ static void ofi_down(struct ofi_state *s)
 	s->rseen = 0;
 	if (s->cq)
 		fi_close(&s->cq->fid);
+	/* Puts left in flight that never completed stay allocated: the
+	 * provider may have held their contexts to the end. */
+	for (; s->ring_tail != s->ring_head; s->ring_tail++) {
+		struct ofi_op *op = s->ring[s->ring_tail % OFI_BOUNCE_SLOTS];
+
+		if (__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
+			op_put(s, op);
+	}
+	s->ring_head = s->ring_tail = 0;
 	if (s->domain)
 		fi_close(&s->domain->fid);
 	if (s->fabric)
 		fi_close(&s->fabric->fid);
 	free(s->scratch);
 	s->scratch = NULL;
+	free(s->bounce);
+	s->bounce = NULL;
 	s->ep = NULL;
 	s->av = NULL;
 	s->cq = NULL;
@@ -1096,6 +1149,29 @@ static uint64_t reg_addr(struct ofi_state *s, struct ofi_reg *r, void *addr)
 {
 	return (s->mr_mode & FI_MR_VIRT_ADDR) ? (uintptr_t)addr
 					      : (uintptr_t)addr - r->base;
+}
+
+/*
+ * The ring of puts left in flight (OFI_BOUNCE_SLOT), when writes are
+ * ordered before later reads and atomics (FI_ORDER_RMA_RAW,
+ * FI_ORDER_ATOMIC_RAW): a get or atomic after a put then sees the put's
+ * data, as when the put had waited. WIN_OFI_BOUNCE=0 leaves it out.
+ * Best effort: without it every blocking put waits for its completion.
+ */
+static void bounce_open(struct ofi_state *s)
+{
+	const char *e = getenv("WIN_OFI_BOUNCE");
+	size_t len = (size_t)OFI_BOUNCE_SLOT * OFI_BOUNCE_SLOTS;
+
+	if (!s->raw_order || (e && !strcmp(e, "0")) ||
+	    posix_memalign((void **)&s->bounce, 4096, len))
+		return;
+	if (reg_get(s, s->bounce, len, &s->bounce_reg) == WIN_OK) {
+		s->bounce_desc = fi_mr_desc(s->bounce_reg->mr);
+	} else {
+		free(s->bounce);
+		s->bounce = NULL;
+	}
 }
 
 #define UP_FAIL(what, r)                                                   \
@@ -1338,6 +1414,7 @@ endpoint_done:
 			s->emu = NULL;
 		}
 	}
+	bounce_open(s);
 	query_atomics(s);
 	if (!s->cswap64 || !s->native[WIN_UINT64][WIN_OP_SUM][K_FETCH]) {
 		rc = win_seterr(WIN_ERR_UNSUPPORTED, "ofi (%s): no 64-bit "
@@ -1769,6 +1846,10 @@ static int ofi_win_close(struct win *w, void *tw)
 		/* Let what is still in flight finish (bounded). */
 		if (ow->p)
 			wait_all(ow, -1, "window close");
+		ring_retire(ow->s);
+		for (unsigned i = ow->s->ring_tail; i != ow->s->ring_head; i++)
+			if (ow->s->ring[i % OFI_BOUNCE_SLOTS]->ow == ow)
+				ow->s->ring[i % OFI_BOUNCE_SLOTS]->ow = NULL;
 		ofi_quiesce(ow->s);
 		for (int r = 0; ow->p && r < w->size; r++)
 			if (ow->p[r].inserted)
@@ -1882,6 +1963,75 @@ static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 	return WIN_OK;
 }
 
+/* A blocking put through the ring: copied into a slot and left in flight. */
+static int put_bounced(struct ofi_win *ow, int rank, const void *buf,
+		       size_t len, uint64_t raddr, uint64_t key)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	struct ofi_op *op;
+	char *slot;
+	int rc = WIN_OK;
+
+	ring_retire(s);
+	if (s->ring_head - s->ring_tail == OFI_BOUNCE_SLOTS) {
+		/* Full: the oldest must finish first. */
+		struct ofi_op *old = s->ring[s->ring_tail % OFI_BOUNCE_SLOTS];
+		struct ofi_waiter wt = { old->ow ? old->ow : ow, 0, 0 };
+
+		polling_begin(s);
+		while (!__atomic_load_n(&old->state, __ATOMIC_ACQUIRE))
+			if ((rc = wait_round(&wt, old->ow ? old->rank : -1,
+					     "put")))
+				break;
+		polling_end(s);
+		if (rc)
+			return rc;
+		ring_retire(s);
+	}
+	if (!(op = op_get(s)))
+		return WIN_ERR_NOMEM;
+	slot = s->bounce +
+	       (size_t)(s->ring_head % OFI_BOUNCE_SLOTS) * OFI_BOUNCE_SLOT;
+	memcpy(slot, buf, len);
+	struct iovec iov = { slot, len };
+	struct fi_rma_iov riov = { raddr, len, key };
+	struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &s->bounce_desc,
+				  .iov_count = 1, .addr = p->addr,
+				  .rma_iov = &riov, .rma_iov_count = 1,
+				  .context = op };
+
+	rc = OFI_POST(ow, rank, "put",
+		      fi_writemsg(p->ep, &msg, FI_COMPLETION |
+				  (len <= s->inject ? FI_INJECT : 0)));
+	if (rc) {
+		op_put(s, op);
+		return rc;
+	}
+	op->ow = ow;
+	op->rank = rank;
+	s->ring[s->ring_head++ % OFI_BOUNCE_SLOTS] = op;
+	s->issued++;
+	p->dirty = true;
+	return WIN_OK;
+}
+
+/* Report (once) a failed put of the ring to `rank` (-1: to any). */
+static int put_failed(struct ofi_win *ow, int rank)
+{
+	int r = ow->put_err_rank;
+
+	if (!ow->put_err || (rank >= 0 && rank != r))
+		return WIN_OK;
+	ow->put_err = 0;
+	if (rank_dead(ow, r))
+		return win_seterr(WIN_ERR_PEER, "ofi put on rank %d: the "
+				  "process has died (%s)", r,
+				  fi_strerror(ow->put_prov_err));
+	return win_seterr(WIN_ERR_TRANSPORT, "ofi put on rank %d failed: %s",
+			  r, fi_strerror(ow->put_prov_err));
+}
+
 static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 		  size_t off, bool write, struct win_req *req)
 {
@@ -1892,6 +2042,12 @@ static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 
 	if (!len)
 		return WIN_OK;
+	/* Blocking puts the provider would not take as injects. */
+	if (write && !req && s->bounce && len <= OFI_BOUNCE_SLOT &&
+	    len <= s->max_msg &&
+	    (len > s->inject || (s->mr_mode & FI_MR_LOCAL)))
+		return put_bounced(ow, rank, buf, len, data_addr(p, off),
+				   p->data_key);
 	for (size_t done = 0; done < len && rc == WIN_OK;) {
 		size_t n = len - done < s->max_msg ? len - done : s->max_msg;
 		struct ofi_op *op;
@@ -2477,6 +2633,9 @@ static int ofi_flush(void *tw, int rank)
 	/* With delivery-complete writes, their completions are the proof. */
 	if (rc == WIN_OK)
 		rc = wait_all(ow, rank, "flush");
+	ring_retire(ow->s);
+	if (rc == WIN_OK)
+		rc = put_failed(ow, rank);
 	return rc;
 }
 
@@ -2644,6 +2803,15 @@ static void ofi_describe(void *state, FILE *out)
 		"loopback (endpoint opened by the first window)");
 	fprintf(out, "  put/get: native (fi_write/fi_read; vectors "
 		"fi_writemsg/fi_readmsg)\n");
+	if (s->up && s->bounce)
+		fprintf(out, "  blocking puts: up to %d KiB copied into a ring "
+			"of %d registered slots and left in flight "
+			"(WIN_OFI_BOUNCE=0: each waits for its completion)\n",
+			OFI_BOUNCE_SLOT / 1024, OFI_BOUNCE_SLOTS);
+	else if (s->up)
+		fprintf(out, "  blocking puts: each waits for its completion "
+			"(%s)\n", raw ? "WIN_OFI_BOUNCE=0" : "writes are not "
+			"ordered before later reads");
 	fprintf(out, "  flush: %s\n", raw ?
 		"trailing fi_read after the writes (FI_ORDER_RMA_RAW)" :
 		"writes issued with FI_DELIVERY_COMPLETE");
