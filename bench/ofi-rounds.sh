@@ -4,18 +4,19 @@
 # libfabric), in many short alternated rounds; prints each round's two
 # figures and their ratio, then the median of the per-round ratios with
 # its quartiles and its 95 % confidence interval (from order statistics:
-# about +-0.02 at 100 rounds of bandwidth on tcp, where single rounds
+# +-0.01-0.03 at 100 rounds of bandwidth on 2 cores, where single rounds
 # scatter 0.8-1.3). On a small, shared machine a whole sweep
 # (ofi-compare.sh) lands in one scheduling mode or another and its ratios
 # swing by 10-30 %; the ratios of many rounds, each taken under the load of
 # its moment, show the effect of a change of a few percent.
 #
 # Usage: ofi-rounds.sh [-p PROVIDER] [-k lat|bw] [-o put|get|fop] [-s SIZE]
-#                      [-n ROUNDS] [-e "VAR=VALUE ..."] [-u]
+#                      [-n ROUNDS] [-e "VAR=VALUE ..."] [-b MODE] [-u]
 # Defaults: tcp, bw, put, 8192 bytes, 40 rounds. -e: environment for
 # winbench's side only (e.g. -e WIN_OFI_PROGRESS_PIN=0), to compare a
 # variant against the same raw rounds: run it twice, or give -e "" for the
-# default. Latency: -i 5000 operations after 200 of warm-up; bandwidth:
+# default. -b pipelined: ofibench keeps each bandwidth batch in flight
+# (the provider's ceiling) instead of its default blocking calls. Latency: -i 5000 operations after 200 of warm-up; bandwidth:
 # -W 64 per flush, 4000 windows up to 8 KiB, 2000 above; each program
 # reports the median of 3 repetitions. Rounds alternate which program
 # runs first. Both programs bind their two processes to a CPU each (-B;
@@ -31,7 +32,8 @@ size=8192
 rounds=40
 lwenv=
 bind=-B
-while getopts p:k:o:s:n:e:uh opt; do
+rawmode=blocking
+while getopts p:k:o:s:n:e:b:uh opt; do
 	case $opt in
 	p) prov=$OPTARG;;
 	k) kind=$OPTARG;;
@@ -39,8 +41,9 @@ while getopts p:k:o:s:n:e:uh opt; do
 	s) size=$OPTARG;;
 	n) rounds=$OPTARG;;
 	e) lwenv=$OPTARG;;
+	b) rawmode=$OPTARG;;
 	u) bind=;;
-	*) sed -n '2,25p' "$0"; exit 0;;
+	*) sed -n '2,26p' "$0"; exit 0;;
 	esac
 done
 case $kind in
@@ -62,14 +65,14 @@ lw() {
 }
 raw() {
 	# shellcheck disable=SC2086
-	timeout 300 "$OFIBENCH" -p "$prov" -o "$op" -k "$kind" -b blocking \
+	timeout 300 "$OFIBENCH" -p "$prov" -o "$op" -k "$kind" -b "$rawmode" \
 		-r 3 -m "$size:$size" $loops $bind 2>/dev/null |
-		awk -F, '$1 == "ofi-raw" { print $10; exit }'
+		awk -F, '$1 ~ /^ofi-raw/ { print $10; exit }'
 }
 
 unit=us
 [ "$kind" = bw ] && unit=MB/s
-echo "# $prov $kind $op $size B, $rounds alternated rounds${lwenv:+, libwin with $lwenv}, $([ -n "$bind" ] && echo 'ranks bound to a CPU each' || echo unbound); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $prov $kind $op $size B, $rounds alternated rounds${lwenv:+, libwin with $lwenv}, raw $rawmode, $([ -n "$bind" ] && echo 'ranks bound to a CPU each' || echo unbound); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "round   libwin ($unit)   raw ($unit)   ratio"
 r=1
 while [ $r -le "$rounds" ]; do

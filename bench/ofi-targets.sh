@@ -14,8 +14,8 @@
 # minutes in all on 2 cores). -q: one size per operation (8 B latency,
 # 8 KiB bandwidth). Prints one row per measure, with the 95 % confidence
 # interval of its median (a verdict is only as sure as that interval is
-# clear of the target: at 30 rounds it is about +-0.04 for tcp bandwidth,
-# so give bandwidth 100 or more), and a last line "all N measures met" or
+# clear of the target: at 100 rounds of bandwidth it was +-0.01-0.03 on
+# 2 cores, about half as wide as at 30), and a last line "all N measures met" or
 # "K of N measures missed"; exits 0 when every measure gave figures (met
 # or not), 1 when one could not be measured.
 # Targets (as ofi-rounds.sh states them): latency <= 1.1, bandwidth >= 0.95.
