@@ -16,8 +16,9 @@
 # winbench's side only (e.g. -e WIN_OFI_PROGRESS_PIN=0), to compare a
 # variant against the same raw rounds: run it twice, or give -e "" for the
 # default. -b pipelined: ofibench keeps each bandwidth batch in flight
-# (the provider's ceiling) instead of its default blocking calls. Latency: -i 5000 operations after 200 of warm-up; bandwidth:
-# -W 64 per flush, 4000 windows up to 8 KiB, 2000 above; each program
+# (the provider's ceiling) instead of its default blocking calls.
+# Latency: -i 5000 operations after 200 of warm-up; bandwidth: -W 64 per
+# flush, 4000 windows up to 8 KiB, 2000 above; each program
 # reports the median of 3 repetitions. Rounds alternate which program
 # runs first. Both programs bind their two processes to a CPU each (-B;
 # see bench_bind.h); -u leaves them unbound. Targets:
@@ -43,7 +44,7 @@ while getopts p:k:o:s:n:e:b:uh opt; do
 	e) lwenv=$OPTARG;;
 	b) rawmode=$OPTARG;;
 	u) bind=;;
-	*) sed -n '2,26p' "$0"; exit 0;;
+	*) sed -n '2,27p' "$0"; exit 0;;
 	esac
 done
 case $kind in

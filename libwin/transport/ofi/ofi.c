@@ -212,7 +212,6 @@ struct ofi_state {
 	 * `bounce` belongs to ring[i]; ring_tail..ring_head are in use. */
 	char *bounce;
 	struct ofi_reg *bounce_reg;
-	void *bounce_desc;
 	struct ofi_op *ring[OFI_BOUNCE_SLOTS];
 	unsigned ring_head, ring_tail;
 	char myaddr[OFI_ADDR_MAX];
@@ -634,32 +633,47 @@ static int wait_round(struct ofi_waiter *wt, int rank, const char *what)
 	return WIN_OK;
 }
 
-/* Wait for one operation; on failure the op is abandoned (not reused). */
-static int op_wait(struct ofi_win *ow, struct ofi_op *op, int rank,
-		   const char *what)
+/* Until `op` has completed (WIN_OK), or the wait fails. */
+static int wait_done(struct ofi_win *ow, struct ofi_op *op, int rank,
+		     const char *what)
 {
 	struct ofi_waiter wt = { ow, 0, 0 };
 	int rc = WIN_OK;
 
-	if (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE)) {
-		polling_begin(ow->s);
-		while (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
-			if ((rc = wait_round(&wt, rank, what)))
-				break;
-		polling_end(ow->s);
-		if (rc)
-			return rc;
-	}
-	rc = op->status;
+	if (__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
+		return WIN_OK;
+	polling_begin(ow->s);
+	while (!__atomic_load_n(&op->state, __ATOMIC_ACQUIRE))
+		if ((rc = wait_round(&wt, rank, what)))
+			break;
+	polling_end(ow->s);
+	return rc;
+}
+
+/* The error of an operation on `rank` that completed with `status`. */
+static int op_error(struct ofi_win *ow, int rank, const char *what,
+		    int status, int prov_err)
+{
 	/* Whatever the provider calls it, a failure on a target that has
 	 * died is that death (providers differ: ENOENT, ECONNRESET, EIO). */
-	if (rc && rank_dead(ow, rank))
-		rc = win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: the process "
-				"has died (%s)", what, rank,
-				fi_strerror(op->prov_err));
-	else if (rc)
-		rc = win_seterr(rc, "ofi %s on rank %d failed: %s", what, rank,
-				fi_strerror(op->prov_err));
+	if (rank_dead(ow, rank))
+		return win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: the "
+				  "process has died (%s)", what, rank,
+				  fi_strerror(prov_err));
+	return win_seterr(status, "ofi %s on rank %d failed: %s", what, rank,
+			  fi_strerror(prov_err));
+}
+
+/* Wait for one operation; on failure the op is abandoned (not reused). */
+static int op_wait(struct ofi_win *ow, struct ofi_op *op, int rank,
+		   const char *what)
+{
+	int rc = wait_done(ow, op, rank, what);
+
+	if (rc)
+		return rc;
+	if (op->status)
+		rc = op_error(ow, rank, what, op->status, op->prov_err);
 	op_put(ow->s, op);
 	return rc;
 }
@@ -1166,9 +1180,7 @@ static void bounce_open(struct ofi_state *s)
 	if (!s->raw_order || (e && !strcmp(e, "0")) ||
 	    posix_memalign((void **)&s->bounce, 4096, len))
 		return;
-	if (reg_get(s, s->bounce, len, &s->bounce_reg) == WIN_OK) {
-		s->bounce_desc = fi_mr_desc(s->bounce_reg->mr);
-	} else {
+	if (reg_get(s, s->bounce, len, &s->bounce_reg)) {
 		free(s->bounce);
 		s->bounce = NULL;
 	}
@@ -1963,73 +1975,34 @@ static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 	return WIN_OK;
 }
 
-/* A blocking put through the ring: copied into a slot and left in flight. */
-static int put_bounced(struct ofi_win *ow, int rank, const void *buf,
-		       size_t len, uint64_t raddr, uint64_t key)
+/* The ring's next slot, once the put that used it last has finished. */
+static int ring_slot(struct ofi_win *ow, char **slot)
 {
 	struct ofi_state *s = ow->s;
-	struct ofi_peer *p = &ow->p[rank];
-	struct ofi_op *op;
-	char *slot;
-	int rc = WIN_OK;
+	int rc;
 
 	ring_retire(s);
 	if (s->ring_head - s->ring_tail == OFI_BOUNCE_SLOTS) {
-		/* Full: the oldest must finish first. */
 		struct ofi_op *old = s->ring[s->ring_tail % OFI_BOUNCE_SLOTS];
-		struct ofi_waiter wt = { old->ow ? old->ow : ow, 0, 0 };
 
-		polling_begin(s);
-		while (!__atomic_load_n(&old->state, __ATOMIC_ACQUIRE))
-			if ((rc = wait_round(&wt, old->ow ? old->rank : -1,
-					     "put")))
-				break;
-		polling_end(s);
-		if (rc)
+		if ((rc = wait_done(old->ow ? old->ow : ow, old,
+				    old->ow ? old->rank : -1, "put")))
 			return rc;
 		ring_retire(s);
 	}
-	if (!(op = op_get(s)))
-		return WIN_ERR_NOMEM;
-	slot = s->bounce +
-	       (size_t)(s->ring_head % OFI_BOUNCE_SLOTS) * OFI_BOUNCE_SLOT;
-	memcpy(slot, buf, len);
-	struct iovec iov = { slot, len };
-	struct fi_rma_iov riov = { raddr, len, key };
-	struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &s->bounce_desc,
-				  .iov_count = 1, .addr = p->addr,
-				  .rma_iov = &riov, .rma_iov_count = 1,
-				  .context = op };
-
-	rc = OFI_POST(ow, rank, "put",
-		      fi_writemsg(p->ep, &msg, FI_COMPLETION |
-				  (len <= s->inject ? FI_INJECT : 0)));
-	if (rc) {
-		op_put(s, op);
-		return rc;
-	}
-	op->ow = ow;
-	op->rank = rank;
-	s->ring[s->ring_head++ % OFI_BOUNCE_SLOTS] = op;
-	s->issued++;
-	p->dirty = true;
+	*slot = s->bounce +
+		(size_t)(s->ring_head % OFI_BOUNCE_SLOTS) * OFI_BOUNCE_SLOT;
 	return WIN_OK;
 }
 
 /* Report (once) a failed put of the ring to `rank` (-1: to any). */
 static int put_failed(struct ofi_win *ow, int rank)
 {
-	int r = ow->put_err_rank;
-
-	if (!ow->put_err || (rank >= 0 && rank != r))
+	if (!ow->put_err || (rank >= 0 && rank != ow->put_err_rank))
 		return WIN_OK;
-	ow->put_err = 0;
-	if (rank_dead(ow, r))
-		return win_seterr(WIN_ERR_PEER, "ofi put on rank %d: the "
-				  "process has died (%s)", r,
-				  fi_strerror(ow->put_prov_err));
-	return win_seterr(WIN_ERR_TRANSPORT, "ofi put on rank %d failed: %s",
-			  r, fi_strerror(ow->put_prov_err));
+	ow->put_err = WIN_OK;
+	return op_error(ow, ow->put_err_rank, "put", ow->put_err,
+			ow->put_prov_err);
 }
 
 static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
@@ -2042,12 +2015,25 @@ static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 
 	if (!len)
 		return WIN_OK;
-	/* Blocking puts the provider would not take as injects. */
+	/* Blocking puts the provider would not take as injects go
+	 * through the ring (see OFI_BOUNCE_SLOT). */
 	if (write && !req && s->bounce && len <= OFI_BOUNCE_SLOT &&
 	    len <= s->max_msg &&
-	    (len > s->inject || (s->mr_mode & FI_MR_LOCAL)))
-		return put_bounced(ow, rank, buf, len, data_addr(p, off),
-				   p->data_key);
+	    (len > s->inject || (s->mr_mode & FI_MR_LOCAL))) {
+		struct ofi_op *op;
+		char *slot;
+
+		if ((rc = ring_slot(ow, &slot)))
+			return rc;
+		memcpy(slot, buf, len);
+		if ((rc = post_rw(ow, rank, slot, len, data_addr(p, off),
+				  p->data_key, true, &op)))
+			return rc;
+		op->ow = ow;
+		op->rank = rank;
+		s->ring[s->ring_head++ % OFI_BOUNCE_SLOTS] = op;
+		return WIN_OK;
+	}
 	for (size_t done = 0; done < len && rc == WIN_OK;) {
 		size_t n = len - done < s->max_msg ? len - done : s->max_msg;
 		struct ofi_op *op;
