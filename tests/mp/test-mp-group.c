@@ -1,7 +1,8 @@
 /*
  * Named groups (join with explicit and automatic ranks, size mismatch,
  * missing members, name reuse, barriers), window queries across members
- * (win_shared_query, win_transport_name).
+ * (win_shared_query, win_transport_name), members that leave early (one
+ * while another still works on its window).
  */
 #include <stdio.h>
 #include <string.h>
@@ -161,6 +162,54 @@ static void body_early_leave(struct mp_env *e)
 	}
 }
 
+/*
+ * A member leaves and finalizes while another still issues atomics and
+ * puts to it. The leaver's finalize must succeed: over libfabric's rxm on
+ * verbs, closing the endpoint with a message of the busy member just
+ * received crashed it. The busy member's operations end with WIN_ERR_PEER
+ * or WIN_ERR_TIMEOUT over a network transport; over shared memory they
+ * may go on succeeding in the memory it still maps.
+ */
+#define LEAVE_BUSY_TIMEOUT 2000
+
+static void body_leave_busy(struct mp_env *e)
+{
+	uint64_t one = 1, old;
+	const char *t;
+	long long t0;
+	int rc = WIN_OK;
+	win_t *w;
+
+	w = mp_win(e, 0, 64, 8, 0, NULL);
+	t = win_transport_name(w, 1);
+	mp_barrier(e);
+	if (e->rank == 1) {
+		mp_sleep_ms(100);
+		return; /* the harness leaves and finalizes */
+	}
+	CHECK_OK(win_lock_all(w, 0));
+	t0 = now_ms();
+	for (int i = 0; rc == WIN_OK && now_ms() - t0 < 1000; i++) {
+		rc = win_fetch_op(w, &one, &old, WIN_UINT64, WIN_OP_SUM, 1, 0);
+		if (rc == WIN_OK && i % 8 == 0)
+			rc = win_put(w, &one, 8, 1, 1);
+	}
+	CHECK(now_ms() - t0 < 1000 + LEAVE_BUSY_TIMEOUT + 4000,
+	      "operations on a member that left took %lld ms to fail",
+	      now_ms() - t0);
+	if (t && (!strcmp(t, "ofi") || !strcmp(t, "verbs")))
+		CHECK(rc == WIN_ERR_PEER || rc == WIN_ERR_TIMEOUT,
+		      "operations over %s on a member that left: got %s, "
+		      "expected WIN_ERR_PEER or WIN_ERR_TIMEOUT (%s)", t,
+		      rc_name(rc), win_last_error());
+	else
+		CHECK(rc == WIN_OK || rc == WIN_ERR_PEER ||
+		      rc == WIN_ERR_TIMEOUT, "operations over %s on a member "
+		      "that left: %s (%s)", t ? t : "?", rc_name(rc),
+		      win_last_error());
+	/* The harness leaves and finalizes this member too. */
+}
+
 START_TEST(auto_rank)
 {
 	struct mp_opts o = { .size = _i ? 4 : 2, .flags = MP_NO_JOIN };
@@ -211,6 +260,15 @@ START_TEST(early_leave)
 }
 END_TEST
 
+START_TEST(leave_busy)
+{
+	struct mp_opts o = { .size = 2, .flavor = mp_loop_flavor(_i),
+			     .lib_timeout_ms = LEAVE_BUSY_TIMEOUT };
+
+	MP_RUN(&o, body_leave_busy);
+}
+END_TEST
+
 START_TEST(shared_query)
 {
 	struct mp_opts o = { .size = mp_loop_size(_i),
@@ -233,6 +291,7 @@ static Suite *group_suite(void)
 	tcase_add_loop_test(tc, barriers, 0, 2);
 	tcase_add_loop_test(tc, shared_query, 0, 4);
 	tcase_add_test(tc, early_leave);
+	tcase_add_loop_test(tc, leave_busy, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -660,6 +660,13 @@ static int op_error(struct ofi_win *ow, int rank, const char *what,
 		return win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: the "
 				  "process has died (%s)", what, rank,
 				  fi_strerror(prov_err));
+	/* The target refused the window's key: it has freed the window
+	 * (or left the group) while this process still used it. */
+	if (prov_err == FI_EACCES)
+		return win_seterr(WIN_ERR_PEER, "ofi %s on rank %d: the "
+				  "target no longer exposes the window (freed "
+				  "or left: %s)", what, rank,
+				  fi_strerror(prov_err));
 	return win_seterr(status, "ofi %s on rank %d failed: %s", what, rank,
 			  fi_strerror(prov_err));
 }
@@ -887,6 +894,36 @@ static int ofi_open(struct win_ctx *ctx, void **state)
 	return WIN_OK;
 }
 
+/*
+ * A peer may still wait for work this process owes it as a target: a
+ * provider's reply to an atomic already applied here (the peer's epoch
+ * may end on the new value before the reply leaves). Drive progress for a
+ * few quiet milliseconds (at most 20 times that) before the window's
+ * registrations or the endpoint go away. It returns right after a poll
+ * that found nothing, so that the caller closes on an empty queue.
+ */
+#define OFI_QUIESCE_MS 5
+
+static void ofi_quiesce(struct ofi_state *s)
+{
+	uint64_t start = win_now_ms(), last = start, now;
+
+	polling_begin(s);
+	for (;;) {
+		bool seen = ofi_poll(s) > 0;
+
+		now = win_now_ms();
+		if (seen)
+			last = now;
+		if ((!seen && now - last >= OFI_QUIESCE_MS) ||
+		    now - start >= 20 * OFI_QUIESCE_MS)
+			break;
+		if (!seen)
+			sched_yield();
+	}
+	polling_end(s);
+}
+
 static void ofi_down(struct ofi_state *s)
 {
 	if (s->thr_running) {
@@ -894,19 +931,16 @@ static void ofi_down(struct ofi_state *s)
 		pthread_join(s->thr, NULL);
 		s->thr_running = false;
 	}
-	/* Every registration, the scratch and emulation buffers' too. */
-	while (s->regs) {
-		struct ofi_reg *r = s->regs;
-
-		s->regs = r->next;
-		fi_close(&r->mr->fid);
-		free(r);
-	}
-	s->scratch_reg = NULL;
-	s->emu_reg = NULL;
-	free(s->emu);
-	s->emu = NULL;
-	s->bounce_reg = NULL;
+	/*
+	 * Reap what has arrived right before closing the endpoint. ofi_rxm
+	 * (libfabric 1.17, verbs) closes a connection's endpoint and then
+	 * reaps the completions still queued for it, reposting their
+	 * receive buffers on the endpoint it has just freed: a message a
+	 * peer sent shortly before (a credit update, an atomic) crashed
+	 * the process in fi_close.
+	 */
+	if (s->ep && s->cq)
+		ofi_quiesce(s);
 	if (s->ep)
 		fi_close(&s->ep->fid);
 	if (s->pep)
@@ -923,6 +957,19 @@ static void ofi_down(struct ofi_state *s)
 		fi_close(&s->eq->fid);
 	s->pep = NULL;
 	s->eq = NULL;
+	/* Every registration, the scratch and emulation buffers' too. */
+	while (s->regs) {
+		struct ofi_reg *r = s->regs;
+
+		s->regs = r->next;
+		fi_close(&r->mr->fid);
+		free(r);
+	}
+	s->scratch_reg = NULL;
+	s->emu_reg = NULL;
+	free(s->emu);
+	s->emu = NULL;
+	s->bounce_reg = NULL;
 	while (s->avs) {
 		struct ofi_avent *e = s->avs;
 
@@ -1823,29 +1870,6 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 	}
 	*twp = ow;
 	return WIN_OK;
-}
-
-/*
- * A peer may still wait for work this process owes it as a target: a
- * provider's reply to an atomic already applied here (the peer's epoch
- * may end on the new value before the reply leaves). Drive progress for a
- * few quiet milliseconds before the window's registrations go away.
- */
-#define OFI_QUIESCE_MS 5
-
-static void ofi_quiesce(struct ofi_state *s)
-{
-	uint64_t start = win_now_ms(), last = start, now = start;
-
-	polling_begin(s);
-	while (now - last < OFI_QUIESCE_MS && now - start < 20 * OFI_QUIESCE_MS) {
-		if (ofi_poll(s) > 0)
-			last = win_now_ms();
-		else
-			sched_yield();
-		now = win_now_ms();
-	}
-	polling_end(s);
 }
 
 static int ofi_win_close(struct win *w, void *tw)

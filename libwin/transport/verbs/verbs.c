@@ -799,6 +799,10 @@ static __attribute__((noinline)) void wc_failed(struct vb_win *vw, int r,
 	    wc->status == IBV_WC_RNR_RETRY_EXC_ERR)
 		peer_fail(vw, r, WIN_ERR_PEER, "the peer stopped answering "
 			  "(%s)", ibv_wc_status_str(wc->status));
+	else if (wc->status == IBV_WC_REM_ACCESS_ERR)
+		peer_fail(vw, r, WIN_ERR_PEER, "the peer no longer exposes "
+			  "the window (freed or left: %s)",
+			  ibv_wc_status_str(wc->status));
 	else
 		peer_fail(vw, r, WIN_ERR_TRANSPORT, "completion error: %s "
 			  "(vendor error 0x%x)", ibv_wc_status_str(wc->status),
