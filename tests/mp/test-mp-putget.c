@@ -1,9 +1,10 @@
 /*
  * Put and get between processes: blocking and non-blocking, strided,
  * vector, large transfers, per-member displacement units, gets into
- * the caller's own window memory, and streams of blocking puts whose
+ * the caller's own window memory, streams of blocking puts whose
  * source is rewritten at once (transports may leave them in flight from a
- * copy). Every test is
+ * copy), and local buffers that overlap each other or a window. Every
+ * test is
  * a loop test over (flavour, members): iteration & 1 selects allocate,
  * iteration & 2 selects 4 members instead of 2.
  */
@@ -485,6 +486,74 @@ static void body_stream(struct mp_env *e)
 	free(back);
 }
 
+/*
+ * Local buffers that overlap one another or a window without lying
+ * inside it: requests in flight from one source with growing lengths,
+ * and a get into a buffer that straddles the start of this member's own
+ * window. (Under FI_MR_LOCAL, ofi registers local buffers; ofi_rxm on
+ * verbs refused the second request's registration, FI_ENOKEY.)
+ */
+#define OV_SLOT 65536
+
+static void body_overlap(struct mp_env *e)
+{
+	static unsigned char src[OV_SLOT] __attribute__((aligned(4096)));
+	static const size_t lens[] = { 8, 200, 3000, 5000, 9000, 17000,
+				       33000, 60000 };
+	enum { NL = sizeof(lens) / sizeof(lens[0]) };
+	int n = e->size, r = e->rank, right = (r + 1) % n, i, round;
+	unsigned char *big, *b;
+	win_req_t *req[NL];
+	uint64_t one = 1, old;
+	void *base;
+	win_t *w;
+
+	big = aligned_alloc(4096, 4 * OV_SLOT);
+	CHECK(big != NULL, "out of memory");
+	w = mp_win(e, 0, OV_SLOT, 1, 0, &base);
+	b = base;
+	CHECK_OK(win_lock_all(w, 0));
+	/* Every request of a round writes the same byte value, so their
+	 * overlapping targets end the same in whatever order they land. */
+	for (round = 0; round < 10; round++) {
+		memset(src, 0x50 + round, sizeof(src));
+		for (i = 0; i < NL; i++)
+			CHECK_OK(win_iput(w, src, lens[i], right, 0, &req[i]));
+		for (i = 0; i < NL; i++)
+			CHECK_OK(win_req_wait(&req[i]));
+		CHECK_OK(win_flush(w, right));
+		CHECK_OK(win_fetch_op(w, &one, &old, WIN_UINT64, WIN_OP_SUM,
+				      right, OV_SLOT - 8));
+	}
+	CHECK_OK(win_unlock_all(w));
+	mp_barrier(e);
+	for (i = 0; i < 60000; i++)
+		CHECK(b[i] == 0x50 + 9, "iputs from one source with growing "
+		      "lengths: byte %d is %u, expected %u", i, b[i], 0x50 + 9);
+	mp_barrier(e);
+	mp_win_free(w);
+
+	pattern(big, 4 * OV_SLOT, 50 + r);
+	CHECK_OK(win_create(e->group, big + OV_SLOT, 2 * OV_SLOT, 1, NULL,
+			    &w));
+	CHECK_OK(win_lock_all(w, 0));
+	/* Its first 2000 bytes land in this member's window, which the
+	 * left neighbour reads elsewhere (from offset 5000). */
+	CHECK_OK(win_get(w, big + OV_SLOT - 1000, 3000, right, 5000));
+	for (i = 0; i < 3000; i++) {
+		unsigned char want = (unsigned char)((50 + right) * 131 +
+				(OV_SLOT + 5000 + i) * 7 + 3);
+
+		CHECK(big[OV_SLOT - 1000 + i] == want, "get into a buffer "
+		      "straddling the window's start: byte %d is %u, "
+		      "expected %u", i, big[OV_SLOT - 1000 + i], want);
+	}
+	CHECK_OK(win_unlock_all(w));
+	mp_barrier(e);
+	CHECK_OK(win_free(w));
+	free(big);
+}
+
 #define LOOP_TEST(fn)                                                     \
 	START_TEST(fn)                                                     \
 	{                                                                  \
@@ -504,6 +573,7 @@ LOOP_TEST(units)
 LOOP_TEST(two)
 LOOP_TEST(into_window)
 LOOP_TEST(stream)
+LOOP_TEST(overlap)
 
 static Suite *putget_suite(void)
 {
@@ -521,6 +591,7 @@ static Suite *putget_suite(void)
 	tcase_add_loop_test(tc, two, 0, 4);
 	tcase_add_loop_test(tc, into_window, 0, 4);
 	tcase_add_loop_test(tc, stream, 0, 4);
+	tcase_add_loop_test(tc, overlap, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -132,6 +132,7 @@
  */
 #define OFI_BOUNCE_SLOT 16384
 #define OFI_BOUNCE_SLOTS 16
+#define OFI_STAGE 65536
 #define OFI_MR_MODES (FI_MR_VIRT_ADDR | FI_MR_PROV_KEY | FI_MR_LOCAL | \
 		      FI_MR_ENDPOINT | FI_MR_ALLOCATED)
 
@@ -212,6 +213,10 @@ struct ofi_state {
 	 * `bounce` belongs to ring[i]; ring_tail..ring_head are in use. */
 	char *bounce;
 	struct ofi_reg *bounce_reg;
+	/* FI_MR_LOCAL: local buffers that cannot be registered as they are
+	 * go through this one, OFI_STAGE bytes at a time (see local_desc). */
+	char *stage;
+	struct ofi_reg *stage_reg;
 	struct ofi_op *ring[OFI_BOUNCE_SLOTS];
 	unsigned ring_head, ring_tail;
 	char myaddr[OFI_ADDR_MAX];
@@ -228,10 +233,15 @@ struct ofi_state {
 	struct fid_eq *eq;
 	struct ofi_connreq *early; /* requests for windows not open yet */
 	uint64_t next_tag;
-	/* Peer addresses in the address vector, each inserted once and
-	 * counted by the windows using it: providers differ on inserting
-	 * an address twice (shm keeps one peer mapping per name, which the
-	 * first removal takes down under the other windows). */
+	/*
+	 * Peer addresses in the address vector, each inserted once and kept
+	 * until the endpoint closes, as its connections are (ofi_rxm). Not
+	 * removed when the last window using one closes: providers differ on
+	 * inserting an address twice (shm keeps one peer mapping per name,
+	 * which the first removal takes down under the other windows), and
+	 * on taking one back (shm, 1.17: after fi_av_remove and a new
+	 * fi_av_insert of a peer, an atomic to it never completed).
+	 */
 	struct ofi_avent *avs;
 	struct ofi_reg *regs;  /* live shared registrations */
 };
@@ -239,7 +249,6 @@ struct ofi_state {
 struct ofi_avent {
 	struct ofi_avent *next;
 	fi_addr_t addr;
-	int refs;
 	uint32_t len;
 	char name[OFI_ADDR_MAX];
 };
@@ -264,7 +273,6 @@ struct ofi_peer {
 	struct fid_ep *acc_ep; /* FI_EP_MSG: the accepted side, kept open */
 	bool connected;
 	fi_addr_t addr;
-	bool inserted;
 	bool dirty;            /* writes since the last remote completion */
 	uint64_t data_base, data_key;
 	uint64_t ctrl_base, ctrl_key;
@@ -970,6 +978,7 @@ static void ofi_down(struct ofi_state *s)
 	free(s->emu);
 	s->emu = NULL;
 	s->bounce_reg = NULL;
+	s->stage_reg = NULL;
 	while (s->avs) {
 		struct ofi_avent *e = s->avs;
 
@@ -1001,6 +1010,8 @@ static void ofi_down(struct ofi_state *s)
 	s->scratch = NULL;
 	free(s->bounce);
 	s->bounce = NULL;
+	free(s->stage);
+	s->stage = NULL;
 	s->ep = NULL;
 	s->av = NULL;
 	s->cq = NULL;
@@ -1474,6 +1485,13 @@ endpoint_done:
 		}
 	}
 	bounce_open(s);
+	/* Best effort: without it such buffers fail (see local_desc). */
+	if ((s->mr_mode & FI_MR_LOCAL) &&
+	    posix_memalign((void **)&s->stage, 4096, OFI_STAGE) == 0 &&
+	    reg_get(s, s->stage, OFI_STAGE, &s->stage_reg)) {
+		free(s->stage);
+		s->stage = NULL;
+	}
 	query_atomics(s);
 	if (!s->cswap64 || !s->native[WIN_UINT64][WIN_OP_SUM][K_FETCH]) {
 		rc = win_seterr(WIN_ERR_UNSUPPORTED, "ofi (%s): no 64-bit "
@@ -1679,7 +1697,6 @@ static int av_get(struct ofi_state *s, const char *name, uint32_t len,
 
 	for (e = s->avs; e; e = e->next)
 		if (e->len == len && !memcmp(e->name, name, len)) {
-			e->refs++;
 			*addr = e->addr;
 			return 1;
 		}
@@ -1692,31 +1709,12 @@ static int av_get(struct ofi_state *s, const char *name, uint32_t len,
 		free(e);
 		return n;
 	}
-	e->refs = 1;
 	e->len = len;
 	memcpy(e->name, name, len);
 	e->next = s->avs;
 	s->avs = e;
 	*addr = e->addr;
 	return 1;
-}
-
-static void av_put(struct ofi_state *s, fi_addr_t addr)
-{
-	struct ofi_avent **pp;
-
-	for (pp = &s->avs; *pp; pp = &(*pp)->next)
-		if ((*pp)->addr == addr)
-			break;
-	if (!*pp || --(*pp)->refs > 0)
-		return;
-	fi_av_remove(s->av, &addr, 1, 0);
-	{
-		struct ofi_avent *e = *pp;
-
-		*pp = e->next;
-		free(e);
-	}
 }
 
 static int ofi_win_close(struct win *w, void *tw);
@@ -1855,8 +1853,6 @@ static int ofi_win_open(struct win *w, void *state, const bool *serves,
 			rc = win_seterr(WIN_ERR_TRANSPORT, "ofi: fi_av_insert of "
 					"rank %d's address: %s", r,
 					fi_strerror(n < 0 ? -n : FI_EINVAL));
-		else
-			p->inserted = true;
 	}
 	if (rc == WIN_OK && s->msg)
 		rc = msg_connect(ow, all);
@@ -1887,9 +1883,6 @@ static int ofi_win_close(struct win *w, void *tw)
 			if (ow->s->ring[i % OFI_BOUNCE_SLOTS]->ow == ow)
 				ow->s->ring[i % OFI_BOUNCE_SLOTS]->ow = NULL;
 		ofi_quiesce(ow->s);
-		for (int r = 0; ow->p && r < w->size; r++)
-			if (ow->p[r].inserted)
-				av_put(ow->s, ow->p[r].addr);
 		for (int r = 0; ow->s->msg && ow->p && r < w->size; r++) {
 			struct ofi_peer *p = &ow->p[r];
 
@@ -1922,6 +1915,38 @@ static void *ofi_direct(void *tw, int rank)
 /* ---- data movement ---- */
 
 /* Local descriptor for `buf` (FI_MR_LOCAL: a registration held by the op). */
+/*
+ * Does [buf, buf + len) overlap a live registration without lying inside
+ * it? Registering it then is not safe under ofi_rxm on verbs: with
+ * libfabric's MR cache a buffer reaching past a live registration of the
+ * same start (a put of 200 bytes from where one of 8 is in flight) failed
+ * with FI_ENOKEY.
+ */
+static bool reg_conflict(struct ofi_state *s, const void *buf, size_t len)
+{
+	uintptr_t a = (uintptr_t)buf;
+	bool overlap = false;
+
+	for (struct ofi_reg *r = s->regs; r; r = r->next) {
+		if (a >= r->base && len <= r->len && a - r->base <= r->len - len)
+			return false; /* shared, see reg_get */
+		if (a < r->base + r->len && r->base < a + len)
+			overlap = true;
+	}
+	return overlap;
+}
+
+/* local_desc: the buffer goes through the staging buffer instead. */
+#define OFI_STAGED 1
+
+/*
+ * The descriptor of an operation's local buffer under FI_MR_LOCAL, with
+ * the buffer registered (or shared) for as long as the operation lives.
+ * OFI_STAGED when it must go through s->stage instead: it conflicts
+ * with a live registration (reg_conflict), or its registration failed
+ * (under ofi_rxm/verbs, libfabric's MR cache refused fresh memory too,
+ * with FI_ENOKEY, next to registrations it had cached).
+ */
 static int local_desc(struct ofi_state *s, struct ofi_op *op, void *buf,
 		      size_t len, void **desc)
 {
@@ -1930,8 +1955,10 @@ static int local_desc(struct ofi_state *s, struct ofi_op *op, void *buf,
 	*desc = NULL;
 	if (!(s->mr_mode & FI_MR_LOCAL) || !len)
 		return WIN_OK;
+	if (s->stage && reg_conflict(s, buf, len))
+		return OFI_STAGED;
 	if ((rc = reg_get(s, buf, len, &op->lreg)))
-		return rc;
+		return s->stage ? OFI_STAGED : rc;
 	*desc = fi_mr_desc(op->lreg->mr);
 	return WIN_OK;
 }
@@ -2029,6 +2056,33 @@ static int put_failed(struct ofi_win *ow, int rank)
 			ow->put_prov_err);
 }
 
+/* A put or get of window offset `off` through s->stage (OFI_STAGED),
+ * a piece at a time, each waited for. */
+static int staged_rw(struct ofi_win *ow, int rank, char *buf, size_t len,
+		     size_t off, bool write)
+{
+	struct ofi_state *s = ow->s;
+	struct ofi_peer *p = &ow->p[rank];
+	int rc = WIN_OK;
+
+	for (size_t done = 0, n; done < len && rc == WIN_OK; done += n) {
+		struct ofi_op *op;
+
+		n = len - done < OFI_STAGE ? len - done : OFI_STAGE;
+		if (n > s->max_msg)
+			n = s->max_msg;
+		if (write)
+			memcpy(s->stage, buf + done, n);
+		rc = post_rw(ow, rank, s->stage, n, data_addr(p, off + done),
+			     p->data_key, write, &op);
+		if (rc == WIN_OK && op)
+			rc = op_wait(ow, op, rank, write ? "put" : "get");
+		if (rc == WIN_OK && !write)
+			memcpy(buf + done, s->stage, n);
+	}
+	return rc;
+}
+
 static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 		  size_t off, bool write, struct win_req *req)
 {
@@ -2064,7 +2118,10 @@ static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 
 		rc = post_rw(ow, rank, (char *)buf + done, n,
 			     data_addr(p, off + done), p->data_key, write, &op);
-		if (rc == WIN_OK && op) {
+		if (rc == OFI_STAGED)
+			rc = staged_rw(ow, rank, (char *)buf + done, n,
+				       off + done, write);
+		else if (rc == WIN_OK && op) {
 			/* A request keeps the last piece; completions
 			 * need not come in order, so every earlier
 			 * piece is waited for here. */
@@ -2184,6 +2241,14 @@ static int ofi_vector(struct ofi_win *ow, int rank, const struct iovec *iov,
 			if (s->mr_mode & FI_MR_LOCAL) {
 				rc = local_desc(s, op, liov[0].iov_base,
 						liov[0].iov_len, &desc[0]);
+				if (rc == OFI_STAGED) {
+					op_put(s, op);
+					rc = staged_rw(ow, rank,
+						       liov[0].iov_base, bytes,
+						       spans[sp].off + so, write);
+					so += bytes;
+					continue;
+				}
 				if (rc) {
 					op_put(s, op);
 					break;
@@ -2822,6 +2887,14 @@ static void ofi_describe(void *state, FILE *out)
 		fprintf(out, "  blocking puts: each waits for its completion "
 			"(%s)\n", raw ? "WIN_OFI_BOUNCE=0" : "writes are not "
 			"ordered before later reads");
+	if (s->up && (s->mr_mode & FI_MR_LOCAL))
+		fprintf(out, "  local buffers (FI_MR_LOCAL): registered for "
+			"each operation, or shared with a live registration "
+			"that contains them; %s\n", s->stage ? "one that "
+			"overlaps a live registration, or that the provider "
+			"refuses, goes through a registered staging buffer "
+			"64 KiB at a time" : "no staging buffer: one that "
+			"the provider refuses fails");
 	fprintf(out, "  flush: %s\n", raw ?
 		"trailing fi_read after the writes (FI_ORDER_RMA_RAW)" :
 		"writes issued with FI_DELIVERY_COMPLETE");
