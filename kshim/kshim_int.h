@@ -74,6 +74,10 @@ struct kshim_port {
 	struct list_head overflow;
 	u32 noverflow;
 	wait_queue_head_t wq;
+	/* work items on the workqueue, at most kshim_max_queued: a port
+	 * that never reaps cannot queue without end, and the copies left
+	 * when its process is killed end soon */
+	atomic_t queued;
 
 	/* staging area */
 	struct mutex stage_mutex;
@@ -115,6 +119,7 @@ extern struct kshim_stats_global kshim_st;
 extern struct workqueue_struct *kshim_wq;
 extern struct vfsmount *kshim_mnt;
 extern unsigned long kshim_sync_threshold;
+extern unsigned int kshim_max_queued;
 extern unsigned long kshim_max_pin_pages;
 extern unsigned long kshim_max_pinned_total;
 

@@ -34,6 +34,7 @@ struct kshim_work {
 	bool rdonly;
 	u16 opcode;
 	u64 off, len;
+	bool queued;      /* counted in port->queued */
 	/* put/get */
 	struct mm_struct *mm;
 	struct iov_iter iter;
@@ -214,6 +215,8 @@ static void work_finish(struct kshim_work *w, int status)
 		kshim_win_put(w->win);
 	if (w->batch)
 		kref_put(&w->batch->ref, batch_release);
+	if (w->queued)
+		atomic_dec(&port->queued);
 	w->node.cqe.status = status;
 	w->node.cqe.flags = 0;
 	w->node.cqe.result = 0;
@@ -283,6 +286,21 @@ static void staged_copy_work(struct work_struct *work)
 	work_finish(w, st);
 }
 
+/* Put w on the workqueue, counted against the port's kshim_max_queued. */
+static void work_queue(struct kshim_work *w, work_func_t fn)
+{
+	atomic_inc(&w->port->queued);
+	w->queued = true;
+	INIT_WORK(&w->work, fn);
+	queue_work(kshim_wq, &w->work);
+}
+
+/* May one more work item of the port go on the workqueue? */
+static bool queue_room(struct kshim_port *port)
+{
+	return atomic_read(&port->queued) < (int)READ_ONCE(kshim_max_queued);
+}
+
 static struct kshim_work *work_new(struct kshim_port *port, struct kshim_win *win,
 				   bool rdonly, const struct kshim_op *op)
 {
@@ -319,7 +337,8 @@ static int do_putget(struct kshim_port *port, struct kshim_win *win, bool rdonly
 	if (!range_ok(win, op->off, op->len))
 		return -ERANGE;
 
-	if ((op->flags & KSHIM_OPF_ASYNC) && op->len > kshim_sync_threshold) {
+	if ((op->flags & KSHIM_OPF_ASYNC) && op->len > kshim_sync_threshold &&
+	    queue_room(port)) {
 		struct kshim_work *w = work_new(port, win, rdonly, op);
 
 		if (!w)
@@ -336,9 +355,8 @@ static int do_putget(struct kshim_port *port, struct kshim_win *win, bool rdonly
 		}
 		mmgrab(current->mm);
 		w->mm = current->mm;
-		INIT_WORK(&w->work, putget_work);
 		*async = true; /* the work owns the window reference now */
-		queue_work(kshim_wq, &w->work);
+		work_queue(w, putget_work);
 		return -EINPROGRESS;
 	}
 
@@ -539,15 +557,15 @@ static void staged_deliver(struct kshim_port *port, struct list_head *pend)
 				atomic64_add(w->sn, &kshim_st.pages_moved);
 			atomic64_inc(&kshim_st.ops_sync);
 			work_finish(w, st);
-		} else if (w->len <= kshim_sync_threshold) {
-			/* small copies: at once, no worker to wake */
+		} else if (w->len <= kshim_sync_threshold || !queue_room(port)) {
+			/* small copies, or a port with a full queue: at
+			 * once, no worker to wake */
 			int st = staged_copy(w);
 
 			atomic64_inc(&kshim_st.ops_sync);
 			work_finish(w, st);
 		} else {
-			INIT_WORK(&w->work, staged_copy_work);
-			queue_work(kshim_wq, &w->work);
+			work_queue(w, staged_copy_work);
 		}
 	}
 	kref_put(&b->ref, batch_release);

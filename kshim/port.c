@@ -39,6 +39,10 @@ unsigned long kshim_sync_threshold = 65536;
 module_param_named(sync_threshold, kshim_sync_threshold, ulong, 0644);
 MODULE_PARM_DESC(sync_threshold, "ASYNC put/get up to this many bytes still run inside submit");
 
+unsigned int kshim_max_queued = 64;
+module_param_named(max_queued, kshim_max_queued, uint, 0644);
+MODULE_PARM_DESC(max_queued, "Work items a port may have queued; further ASYNC put/get and large staged copies run inside submit");
+
 unsigned long kshim_max_pin_pages = 262144;
 module_param_named(max_pin_pages, kshim_max_pin_pages, ulong, 0644);
 MODULE_PARM_DESC(max_pin_pages, "Largest registration (pages)");

@@ -208,7 +208,11 @@ enum kshim_atomic_op {
  *
  * Synchronous or not (module 1.0): PUT/GET run inside SUBMIT unless the op
  * has KSHIM_OPF_ASYNC *and* len > the module parameter sync_threshold
- * (default 64 KiB); then status is -EINPROGRESS and a ring entry follows.
+ * (default 64 KiB); then status is -EINPROGRESS and a ring entry follows,
+ * unless the port already has max_queued (module parameter, default 64)
+ * work items queued: then the op runs inside SUBMIT like a small one (so
+ * does a large staged copy), which bounds what a port that never reaps can
+ * queue, and what is left to run after its process is killed.
  * Without KSHIM_OPF_ASYNC an op is always finished when SUBMIT returns.
  * ATOMIC always runs inside SUBMIT (len must be 0 or width; iovcnt and
  * addr 0; off must give a width-aligned address). PUT_STAGED always

@@ -1914,7 +1914,6 @@ static void *ofi_direct(void *tw, int rank)
 
 /* ---- data movement ---- */
 
-/* Local descriptor for `buf` (FI_MR_LOCAL: a registration held by the op). */
 /*
  * Does [buf, buf + len) overlap a live registration without lying inside
  * it? Registering it then is not safe under ofi_rxm on verbs: with
