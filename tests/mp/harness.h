@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -71,6 +72,13 @@ static inline int mp_loop_flavor(int i)
 static inline int mp_loop_size(int i)
 {
 	return (i & 2) ? 4 : 2;
+}
+
+/* Is `t` (win_transport_name) a network transport, whose operations
+ * need the target process (so fail once it is gone)? */
+static inline int mp_network_transport(const char *t)
+{
+	return t && (!strcmp(t, "ofi") || !strcmp(t, "verbs"));
 }
 
 /* Report a failure in a member and _exit(1). */

@@ -143,7 +143,7 @@ static void body_put_stream(struct mp_env *e)
 		rc = win_put(w, src, sizeof(src), dead, (size_t)i * sizeof(src));
 	if (rc == WIN_OK)
 		rc = win_flush(w, dead);
-	if (t && (!strcmp(t, "ofi") || !strcmp(t, "verbs")))
+	if (mp_network_transport(t))
 		expect_dead(rc, t0, "puts and a flush to a dead member");
 	else
 		CHECK(rc == WIN_OK || rc == WIN_ERR_PEER ||

@@ -197,7 +197,7 @@ static void body_leave_busy(struct mp_env *e)
 	CHECK(now_ms() - t0 < 1000 + LEAVE_BUSY_TIMEOUT + 4000,
 	      "operations on a member that left took %lld ms to fail",
 	      now_ms() - t0);
-	if (t && (!strcmp(t, "ofi") || !strcmp(t, "verbs")))
+	if (mp_network_transport(t))
 		CHECK(rc == WIN_ERR_PEER || rc == WIN_ERR_TIMEOUT,
 		      "operations over %s on a member that left: got %s, "
 		      "expected WIN_ERR_PEER or WIN_ERR_TIMEOUT (%s)", t,

@@ -1166,6 +1166,12 @@ static int mr_reg(struct ofi_state *s, void *buf, size_t len,
 	return WIN_OK;
 }
 
+/* Does r cover [a, a + len)? */
+static bool reg_contains(const struct ofi_reg *r, uintptr_t a, size_t len)
+{
+	return a >= r->base && len <= r->len && a - r->base <= r->len - len;
+}
+
 /*
  * A registration covering [buf, buf + len): a live one that contains it
  * (one more reference), else a new one. Every shared registration allows
@@ -1180,7 +1186,7 @@ static int reg_get(struct ofi_state *s, void *buf, size_t len,
 	int rc;
 
 	for (r = s->regs; r; r = r->next)
-		if (a >= r->base && len <= r->len && a - r->base <= r->len - len) {
+		if (reg_contains(r, a, len)) {
 			r->refs++;
 			*out = r;
 			return WIN_OK;
@@ -1927,7 +1933,7 @@ static bool reg_conflict(struct ofi_state *s, const void *buf, size_t len)
 	bool overlap = false;
 
 	for (struct ofi_reg *r = s->regs; r; r = r->next) {
-		if (a >= r->base && len <= r->len && a - r->base <= r->len - len)
+		if (reg_contains(r, a, len))
 			return false; /* shared, see reg_get */
 		if (a < r->base + r->len && r->base < a + len)
 			overlap = true;
