@@ -11,7 +11,7 @@
 # its moment, show the effect of a change of a few percent.
 #
 # Usage: ofi-rounds.sh [-p PROVIDER] [-k lat|bw] [-o put|get|fop] [-s SIZE]
-#                      [-n ROUNDS] [-e "VAR=VALUE ..."] [-b MODE] [-u]
+#                      [-n ROUNDS] [-e "VAR=VALUE ..."] [-b MODE] [-u] [-P]
 # Defaults: tcp, bw, put, 8192 bytes, 40 rounds. -e: environment for
 # winbench's side only (e.g. -e WIN_OFI_PROGRESS_PIN=0), to compare a
 # variant against the same raw rounds: run it twice, or give -e "" for the
@@ -21,7 +21,9 @@
 # flush, 4000 windows up to 8 KiB, 2000 above; each program
 # reports the median of 3 repetitions. Rounds alternate which program
 # runs first. Both programs bind their two processes to a CPU each (-B;
-# see bench_bind.h); -u leaves them unbound. Targets:
+# see bench_bind.h); -u leaves them unbound. -P: ofibench's processes have
+# a second, idle thread each, as libwin's have their progress thread
+# (ofibench.c says what that costs). Targets:
 # latency <= 1.1, bandwidth >= 0.95.
 # Environment: WINBENCH, OFIBENCH (paths; default next to this script, then
 # the current directory). Traffic stays on loopback (FI_TCP_IFACE=lo).
@@ -34,7 +36,8 @@ rounds=40
 lwenv=
 bind=-B
 rawmode=blocking
-while getopts p:k:o:s:n:e:b:uh opt; do
+rawthr=
+while getopts p:k:o:s:n:e:b:uPh opt; do
 	case $opt in
 	p) prov=$OPTARG;;
 	k) kind=$OPTARG;;
@@ -44,7 +47,8 @@ while getopts p:k:o:s:n:e:b:uh opt; do
 	e) lwenv=$OPTARG;;
 	b) rawmode=$OPTARG;;
 	u) bind=;;
-	*) sed -n '2,27p' "$0"; exit 0;;
+	P) rawthr=-P;;
+	*) sed -n '2,29p' "$0"; exit 0;;
 	esac
 done
 case $kind in
@@ -67,13 +71,13 @@ lw() {
 raw() {
 	# shellcheck disable=SC2086
 	timeout 300 "$OFIBENCH" -p "$prov" -o "$op" -k "$kind" -b "$rawmode" \
-		-r 3 -m "$size:$size" $loops $bind 2>/dev/null |
+		-r 3 -m "$size:$size" $loops $bind $rawthr 2>/dev/null |
 		awk -F, '$1 ~ /^ofi-raw/ { print $10; exit }'
 }
 
 unit=us
 [ "$kind" = bw ] && unit=MB/s
-echo "# $prov $kind $op $size B, $rounds alternated rounds${lwenv:+, libwin with $lwenv}, raw $rawmode, $([ -n "$bind" ] && echo 'ranks bound to a CPU each' || echo unbound); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $prov $kind $op $size B, $rounds alternated rounds${lwenv:+, libwin with $lwenv}, raw $rawmode${rawthr:+ with an idle thread}, $([ -n "$bind" ] && echo 'ranks bound to a CPU each' || echo unbound); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "round   libwin ($unit)   raw ($unit)   ratio"
 r=1
 while [ $r -le "$rounds" ]; do

@@ -32,6 +32,14 @@
  * -B binds the origin to the first CPU it may run on and the target to
  * the second, as winbench -B does (bench_bind.h).
  *
+ * -P gives each process a second thread that only sleeps, as a library
+ * that serves its peers with no call from its user has one (libwin's
+ * progress thread). It does nothing, but once a process has started a
+ * thread, glibc's mutexes (libfabric's rxm and tcp take about six per
+ * put) and its cancellable system calls take atomic paths, and the
+ * kernel counts references to the files of every system call on a
+ * descriptor: the price of that guarantee, apart from any work.
+ *
  * Output: the CSV columns of `winbench -c` (impl "ofi-raw", or
  * "ofi-raw-pipelined" with -b pipelined).
  */
@@ -39,6 +47,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -373,6 +382,15 @@ static void target(int sock)
 	}
 }
 
+/* -P: a thread that never runs again, for the process to have two. */
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static int reps = 5;
 static double tv[64];
 
@@ -406,11 +424,12 @@ int main(int argc, char **argv)
 	int w = 64, c, sv[2];
 	bool do_lat = true, do_bw = true;
 	char ops[64] = "put,get,fop";
-	bool bind_ranks = false;
+	bool bind_ranks = false, two_threads = false;
 	cpu_set_t cpus;
+	pthread_t idle;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "p:m:i:I:x:W:k:o:t:b:r:Bh")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:i:I:x:W:k:o:t:b:r:BPh")) != -1) {
 		switch (c) {
 		case 'p': prov = optarg; break;
 		case 'm': {
@@ -449,11 +468,12 @@ int main(int argc, char **argv)
 			break;
 		case 'o': snprintf(ops, sizeof(ops), "%s", optarg); break;
 		case 'B': bind_ranks = true; break;
+		case 'P': two_threads = true; break;
 		default:
 			printf("usage: ofibench [-p provider] [-m MIN:MAX] "
 			       "[-i iters] [-I iters] [-x warmup] [-W window] "
 			       "[-k lat,bw] [-o put,get,fop] [-t block|busy]\n"
-			       "       [-b blocking|pipelined] [-r reps] [-B]\n"
+			       "       [-b blocking|pipelined] [-r reps] [-B] [-P]\n"
 			       "The provider defaults to $WIN_OFI_PROVIDER, "
 			       "else libfabric's first match.\n");
 			return c == 'h' ? 0 : 1;
@@ -477,6 +497,9 @@ int main(int argc, char **argv)
 	close(pid ? sv[1] : sv[0]);
 	setup(prov);
 	exchange(pid ? sv[0] : sv[1]);
+	if (two_threads && (errno = pthread_create(&idle, NULL, idle_thread,
+						    NULL)))
+		DIE("-P: %s", strerror(errno));
 	if (pid == 0) {
 		target(sv[1]);
 		teardown();
