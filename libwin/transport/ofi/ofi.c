@@ -1979,6 +1979,23 @@ static inline uint64_t write_flags(struct ofi_state *s)
 	return s->raw_order ? 0 : FI_DELIVERY_COMPLETE;
 }
 
+/* A write the provider copies at once and completes without an entry:
+ * small, and with a flush that needs no completion of its own. */
+static inline bool injectable(const struct ofi_state *s, size_t len)
+{
+	return len <= s->inject && s->raw_order && !(s->mr_mode & FI_MR_LOCAL);
+}
+
+static inline int post_inject(struct ofi_win *ow, int rank, const void *buf,
+			      size_t len, uint64_t raddr, uint64_t key)
+{
+	struct ofi_peer *p = &ow->p[rank];
+
+	p->dirty = true;
+	return OFI_POST(ow, rank, "put",
+			fi_inject_write(p->ep, buf, len, p->addr, raddr, key));
+}
+
 /* Post one contiguous write or read of at most max_msg bytes. */
 static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 		   uint64_t raddr, uint64_t key, bool write, struct ofi_op **opp)
@@ -1990,14 +2007,8 @@ static int post_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 	int rc;
 
 	*opp = NULL;
-	if (write && len <= s->inject && s->raw_order &&
-	    !(s->mr_mode & FI_MR_LOCAL)) {
-		/* Small write: the provider copies it, no completion. */
-		p->dirty = true;
-		return OFI_POST(ow, rank, "put",
-				fi_inject_write(p->ep, buf, len, p->addr, raddr,
-						key));
-	}
+	if (write && injectable(s, len))
+		return post_inject(ow, rank, buf, len, raddr, key);
 	if (!(op = op_get(s)))
 		return WIN_ERR_NOMEM;
 	if ((rc = local_desc(s, op, buf, len, &desc))) {
@@ -2146,6 +2157,13 @@ static int ofi_rw(struct ofi_win *ow, int rank, void *buf, size_t len,
 static int ofi_put(void *tw, int rank, const void *src, size_t len,
 		   size_t off, struct win_req *req)
 {
+	struct ofi_win *ow = tw;
+
+	/* The common small blocking put, without the general path. */
+	if (!req && len && injectable(ow->s, len))
+		return post_inject(ow, rank, src, len,
+				   data_addr(&ow->p[rank], off),
+				   ow->p[rank].data_key);
 	return ofi_rw(tw, rank, (void *)src, len, off, true, req);
 }
 
