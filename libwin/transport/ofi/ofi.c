@@ -1979,8 +1979,9 @@ static inline uint64_t write_flags(struct ofi_state *s)
 	return s->raw_order ? 0 : FI_DELIVERY_COMPLETE;
 }
 
-/* A write the provider copies at once and completes without an entry:
- * small, and with a flush that needs no completion of its own. */
+/* A write the provider copies at once and never completes to us: small
+ * enough, needing no local descriptor, and proved delivered by flush's
+ * read (which cannot pass it: raw ordering). */
 static inline bool injectable(const struct ofi_state *s, size_t len)
 {
 	return len <= s->inject && s->raw_order && !(s->mr_mode & FI_MR_LOCAL);
